@@ -1,0 +1,5 @@
+import sys
+
+from dqn.cli import main
+
+sys.exit(main())

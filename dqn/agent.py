@@ -1,0 +1,40 @@
+"""The course's agent interface around a Q-network: numpy in, numpy out, epsilon-greedy."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from dqn.networks import QNetwork
+
+
+class DQNAgent(nn.Module):
+    def __init__(self, state_shape, n_actions: int, epsilon: float = 0.0,
+                 hidden_sizes: tuple[int, ...] = (128, 128), dueling: bool = False,
+                 seed: int | None = None):
+        super().__init__()
+        self.epsilon = epsilon
+        self.n_actions = n_actions
+        self.state_shape = tuple(state_shape)
+        self.network = QNetwork(self.state_shape, n_actions, hidden_sizes, dueling)
+        self.rng = np.random.default_rng(seed)
+
+    def forward(self, state_t: torch.Tensor) -> torch.Tensor:
+        return self.network(state_t)
+
+    @torch.no_grad()
+    def get_qvalues(self, states) -> np.ndarray:
+        """Q-values of a batch of states, as a numpy array (batch, n_actions)."""
+        device = next(self.parameters()).device
+        states = np.asarray(states)
+        dtype = torch.uint8 if states.dtype == np.uint8 else torch.float32
+        return self.forward(torch.as_tensor(states, device=device, dtype=dtype)).cpu().numpy()
+
+    def sample_actions(self, qvalues: np.ndarray) -> np.ndarray:
+        """Epsilon-greedy: each row explores with probability epsilon, else takes its argmax."""
+        batch_size, n_actions = qvalues.shape
+        random_actions = self.rng.integers(0, n_actions, size=batch_size)
+        best_actions = qvalues.argmax(axis=-1)
+        explore = self.rng.random(batch_size) < self.epsilon
+        return np.where(explore, random_actions, best_actions)

@@ -1,0 +1,181 @@
+"""Atari wrappers in the spirit of OpenAI baselines, for the gymnasium API.
+
+Usual order, innermost first: NoopResetEnv, MaxAndSkipEnv, EpisodicLifeEnv,
+FireResetEnv, (frame preprocessing), ClipRewardEnv, FrameBuffer.
+
+Gymnasium 1.x wrappers no longer forward unknown attributes, so read an inner
+wrapper's attribute through the stack with
+``env.get_wrapper_attr("was_real_done")``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.spaces import Box
+
+NOOP = 0
+FIRE = 1
+
+
+class MaxAndSkipEnv(gym.Wrapper):
+    """Repeat each action ``skip`` times and return the pixel-wise max of the
+    last two raw frames.
+
+    Skipping makes the agent act at a human-like rate and saves compute; the
+    max removes the flicker of Atari sprites that are drawn only on every
+    other frame. Rewards of the skipped frames are summed so none is lost.
+    If the episode ends early, the step stops there: a finished env must not
+    be stepped again, and the max is taken over the frames of this step only
+    (a single frame if the very first one ended the episode).
+    """
+
+    def __init__(self, env: gym.Env, skip: int = 4):
+        super().__init__(env)
+        if skip < 1:
+            raise ValueError(f"skip must be >= 1, got {skip}")
+        self.skip = skip
+
+    def step(self, action):
+        total_reward = 0.0
+        previous = obs = None
+        for _ in range(self.skip):
+            previous = obs
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total_reward += float(reward)
+            if terminated or truncated:
+                break
+        if previous is not None:
+            obs = np.maximum(previous, obs)
+        return obs, total_reward, terminated, truncated, info
+
+
+class EpisodicLifeEnv(gym.Wrapper):
+    """Make the loss of a life look like the end of an episode.
+
+    This helps value estimation (losing a life is bad, and bootstrapping
+    stops there), while the game itself only restarts at a real game over:
+    reset() after a lost life just takes one no-op step and continues from
+    the current state, so the agent still gets to see later parts of the game.
+
+    ``was_real_done`` is True when the last episode end was a real game over
+    (or a truncation); evaluation code uses it to score whole games. A
+    ``seed`` passed to reset() only takes effect on a real reset, since the
+    other resets do not restart the game.
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.lives = 0
+        # True until the first step, so the first reset() is a real one.
+        self.was_real_done = True
+
+    def _ale_lives(self) -> int:
+        return int(self.env.unwrapped.ale.lives())
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.was_real_done = bool(terminated or truncated)
+        lives = self._ale_lives()
+        # lives == 0 is the real game over, already reported by the env.
+        if 0 < lives < self.lives:
+            terminated = True
+        self.lives = lives
+        return obs, reward, terminated, truncated, info
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if self.was_real_done:
+            obs, info = self.env.reset(seed=seed, options=options)
+        else:
+            obs, _, terminated, truncated, info = self.env.step(NOOP)
+            # The no-op can itself end the game; stepping on would be illegal.
+            if terminated or truncated:
+                obs, info = self.env.reset(seed=seed, options=options)
+        self.lives = self._ale_lives()
+        return obs, info
+
+
+class FireResetEnv(gym.Wrapper):
+    """Press FIRE (then action 2) on reset, for games that wait for FIRE.
+
+    In Breakout the ball is only served after FIRE; without it a fresh agent
+    can sit forever doing nothing. If the game ends during these steps the env
+    is reset again. The observation returned is always the last one the env
+    actually produced.
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        meanings = env.unwrapped.get_action_meanings()
+        assert len(meanings) >= 3 and meanings[FIRE] == "FIRE", (
+            f"FireResetEnv needs FIRE at action 1 and at least 3 actions, got {meanings}"
+        )
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        for action in (FIRE, 2):
+            obs, _, terminated, truncated, info = self.env.step(action)
+            if terminated or truncated:
+                # No seed here: re-seeding would replay the same ending.
+                obs, info = self.env.reset(options=options)
+        return obs, info
+
+
+class ClipRewardEnv(gym.RewardWrapper):
+    """Replace the reward by its sign (-1.0, 0.0 or 1.0).
+
+    Score scales differ a lot between games; clipping lets one learning rate
+    and one network work for all of them, at the cost of ignoring magnitude.
+    """
+
+    def reward(self, reward) -> float:
+        return float(np.sign(reward))
+
+
+class NoopResetEnv(gym.Wrapper):
+    """Start each episode with a random number (1..noop_max) of no-ops.
+
+    Atari games are deterministic; random no-ops give varied start states so
+    the agent cannot just memorise one trajectory. The count is drawn from
+    the env's own RNG, so reset(seed=...) makes it reproducible.
+    """
+
+    def __init__(self, env: gym.Env, noop_max: int = 30):
+        super().__init__(env)
+        if noop_max < 1:
+            raise ValueError(f"noop_max must be >= 1, got {noop_max}")
+        self.noop_max = noop_max
+        meanings = env.unwrapped.get_action_meanings()
+        assert meanings[NOOP] == "NOOP", f"NoopResetEnv needs NOOP at action 0, got {meanings}"
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        # Drawn after the reset so a new seed applies to this very count.
+        noops = int(self.np_random.integers(1, self.noop_max + 1))
+        for _ in range(noops):
+            obs, _, terminated, truncated, info = self.env.step(NOOP)
+            if terminated or truncated:
+                obs, info = self.env.reset(options=options)
+        return obs, info
+
+
+class AntiTorchWrapper(gym.ObservationWrapper):
+    """Turn channel-first (C, H, W) observations back into (H, W, C) images.
+
+    PyTorch wants channels first; image viewers and gymnasium.utils.play want
+    them last.
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        space = env.observation_space
+        self.observation_space = Box(
+            low=np.transpose(space.low, (1, 2, 0)),
+            high=np.transpose(space.high, (1, 2, 0)),
+            dtype=space.dtype,
+        )
+
+    def observation(self, observation):
+        return np.ascontiguousarray(np.transpose(observation, (1, 2, 0)))

@@ -1,0 +1,62 @@
+"""TD losses as pure functions of Q-values, so they can be tested with fixed numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def td_targets(rewards: torch.Tensor, dones: torch.Tensor, next_q_target: torch.Tensor,
+               gamma: float, next_q_online: torch.Tensor | None = None) -> torch.Tensor:
+    """r + gamma * (1 - done) * V(s').
+
+    V(s') = max_a Q_target(s', a), or with Double DQN Q_target(s', argmax_a Q_online(s', a)).
+    """
+    if next_q_online is None:
+        next_values = next_q_target.max(dim=1).values
+    else:
+        best = next_q_online.argmax(dim=1, keepdim=True)
+        next_values = next_q_target.gather(1, best).squeeze(1)
+    return rewards + gamma * (1.0 - dones.float()) * next_values
+
+
+def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor,
+            kind: str = "mse") -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (mean loss, per-sample TD errors) of Q(s, a) against fixed targets."""
+    predicted = q_values.gather(1, actions.long().unsqueeze(1)).squeeze(1)
+    targets = targets.detach()
+    if kind == "mse":
+        loss = F.mse_loss(predicted, targets)
+    elif kind == "huber":
+        loss = F.smooth_l1_loss(predicted, targets)
+    else:
+        raise ValueError(f"unknown loss {kind!r}")
+    return loss, (targets - predicted).detach()
+
+
+def compute_td_loss(states, actions, rewards, next_states, is_done, agent, target_network,
+                    gamma: float = 0.99, check_shapes: bool = False, device=None,
+                    double: bool = False) -> torch.Tensor:
+    """The course's signature: numpy batches in, the mean squared TD error out."""
+    if device is None:
+        device = next(agent.parameters()).device
+    states = torch.as_tensor(np.asarray(states), device=device)
+    next_states = torch.as_tensor(np.asarray(next_states), device=device)
+    if states.dtype != torch.uint8:
+        states, next_states = states.float(), next_states.float()
+    actions = torch.as_tensor(np.asarray(actions), device=device, dtype=torch.long)
+    rewards = torch.as_tensor(np.asarray(rewards), device=device, dtype=torch.float32)
+    is_done = torch.as_tensor(np.asarray(is_done).astype(np.float32), device=device)
+
+    predicted_qvalues = agent(states)
+    with torch.no_grad():
+        predicted_next_qvalues = target_network(next_states)
+        next_online = agent(next_states) if double else None
+    targets = td_targets(rewards, is_done, predicted_next_qvalues, gamma, next_online)
+    loss, _ = td_loss(predicted_qvalues, actions, targets, kind="mse")
+
+    if check_shapes:
+        assert predicted_next_qvalues.dim() == 2, "make sure you predicted q-values for all actions in next state"
+        assert targets.dim() == 1, "there's something wrong with target q-values, they must be a vector"
+    return loss

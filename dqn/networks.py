@@ -1,0 +1,68 @@
+"""Q-networks: a body chosen by the observation's shape and a plain or dueling head."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+def mlp_body(in_features: int, hidden_sizes: tuple[int, ...]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden_sizes:
+        layers += [nn.Linear(in_features, width), nn.ReLU()]
+        in_features = width
+    return nn.Sequential(*layers)
+
+
+def nature_cnn_body(in_channels: int, height: int, width: int) -> tuple[nn.Sequential, int]:
+    """The Nature DQN encoder; returns it with its output width."""
+    body = nn.Sequential(
+        nn.Conv2d(in_channels, 32, kernel_size=8, stride=4), nn.ReLU(),
+        nn.Conv2d(32, 64, kernel_size=4, stride=2), nn.ReLU(),
+        nn.Conv2d(64, 64, kernel_size=3, stride=1), nn.ReLU(),
+        nn.Flatten(),
+    )
+    with torch.no_grad():
+        out = body(torch.zeros(1, in_channels, height, width)).shape[1]
+    body.append(nn.Linear(out, 512))
+    body.append(nn.ReLU())
+    return body, 512
+
+
+class DuelingHead(nn.Module):
+    """Q = V + A - mean_a A: the mean keeps V and A identifiable (Wang et al., 2016)."""
+
+    def __init__(self, in_features: int, n_actions: int):
+        super().__init__()
+        self.value = nn.Linear(in_features, 1)
+        self.advantage = nn.Linear(in_features, n_actions)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        advantage = self.advantage(features)
+        return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
+
+
+class QNetwork(nn.Module):
+    """Maps a batch of observations to one Q-value per action.
+
+    uint8 image observations are divided by 255 here, so replay can keep frames as bytes.
+    """
+
+    def __init__(self, obs_shape: tuple[int, ...], n_actions: int,
+                 hidden_sizes: tuple[int, ...] = (128, 128), dueling: bool = False):
+        super().__init__()
+        self.obs_shape = tuple(obs_shape)
+        self.n_actions = n_actions
+        if len(obs_shape) == 1:
+            self.body = mlp_body(obs_shape[0], hidden_sizes)
+            features = hidden_sizes[-1]
+        elif len(obs_shape) == 3:
+            self.body, features = nature_cnn_body(*obs_shape)
+        else:
+            raise ValueError(f"no network for observations of shape {obs_shape}")
+        self.head = DuelingHead(features, n_actions) if dueling else nn.Linear(features, n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if obs.dtype == torch.uint8:
+            obs = obs.float() / 255.0
+        return self.head(self.body(obs))

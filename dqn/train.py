@@ -1,0 +1,262 @@
+"""The training loop: act epsilon-greedily, store transitions, learn from replay, log, save."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import random
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dqn import checkpoint
+from dqn.agent import DQNAgent
+from dqn.config import TrainConfig
+from dqn.envs import make_env
+from dqn.errors import UserError
+from dqn.evaluation import play_episodes
+from dqn.losses import td_loss, td_targets
+from dqn.plotting import save_training_curves
+from dqn.replay import ReplayBuffer
+from dqn.schedules import linear_decay
+
+METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
+                 "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std"]
+
+
+class TrainingDiverged(UserError):
+    """The loss or the Q-values stopped being finite numbers."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    updates: int
+    best_eval: float | None
+    stopped_early: bool
+    wall_s: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda' was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_agent(config: TrainConfig, obs_shape, n_actions: int) -> DQNAgent:
+    return DQNAgent(obs_shape, n_actions, hidden_sizes=config.hidden_sizes,
+                    dueling=config.dueling, seed=config.seed)
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Refuse to write into a folder that already holds a run: never overwrite one silently."""
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UserError(f"run folder {run_dir} already exists and is not empty; choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True):
+        self.config = config.validate()
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.device = resolve_device(config.device)
+
+        torch.set_num_threads(config.torch_threads)
+        seed_everything(config.seed)
+        self.env = make_env(config.env_id, seed=config.seed)
+        self.eval_env = make_env(config.env_id, seed=config.seed + 1)
+        obs_shape = self.env.observation_space.shape
+        n_actions = int(self.env.action_space.n)
+
+        self.agent = build_agent(config, obs_shape, n_actions).to(self.device)
+        self.target = copy.deepcopy(self.agent).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate,
+                                          eps=config.adam_eps)
+        self.replay = ReplayBuffer(config.buffer_size, seed=config.seed)
+        self.step = 0
+        self.updates = 0
+        self.best_eval: float | None = None
+
+    # --- learning -------------------------------------------------------------------------
+    def update(self) -> tuple[float, float, float]:
+        """One gradient step on a replay batch; returns (loss, mean Q, grad norm)."""
+        cfg = self.config
+        obs, actions, rewards, next_obs, dones = (
+            torch.as_tensor(x, device=self.device) for x in self.replay.sample(cfg.batch_size))
+        q_values = self.agent(obs)
+        with torch.no_grad():
+            next_q_target = self.target(next_obs)
+            next_q_online = self.agent(next_obs) if cfg.double_dqn else None
+        targets = td_targets(rewards, dones, next_q_target, cfg.gamma, next_q_online)
+        loss, _ = td_loss(q_values, actions, targets, kind=cfg.loss)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"loss became {loss.item()} at agent step {self.step}; "
+                                   "the last good checkpoint is kept")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        return loss.item(), q_values.detach().mean().item(), grad_norm.item()
+
+    @torch.no_grad()
+    def update_target(self) -> None:
+        if self.config.tau >= 1.0:
+            self.target.load_state_dict(self.agent.state_dict())
+        else:
+            for target_param, param in zip(self.target.parameters(), self.agent.parameters()):
+                target_param.lerp_(param, self.config.tau)
+
+    def act(self, obs: np.ndarray) -> int:
+        cfg = self.config
+        if self.step < cfg.learning_starts:
+            return int(self.agent.rng.integers(self.agent.n_actions))
+        self.agent.epsilon = linear_decay(cfg.eps_start, cfg.eps_end, self.step, cfg.eps_decay_steps)
+        return int(self.agent.sample_actions(self.agent.get_qvalues(obs[None]))[0])
+
+    def evaluate(self) -> list[float]:
+        return play_episodes(self.eval_env, self.agent, self.config.eval_games, greedy=True,
+                             t_max=self.config.eval_t_max, seed=self.config.seed + 1)
+
+    # --- saving ---------------------------------------------------------------------------
+    def model_state(self) -> dict:
+        return {"config": self.config.to_dict(), "network": self.agent.state_dict(),
+                "step": self.step, "obs_shape": self.agent.state_shape,
+                "n_actions": self.agent.n_actions}
+
+    def save_checkpoint(self) -> None:
+        state = self.model_state()
+        state.update(target=self.target.state_dict(), optimizer=self.optimizer.state_dict(),
+                     updates=self.updates, best_eval=self.best_eval,
+                     rng={"python": random.getstate(), "numpy": np.random.get_state(),
+                          "torch": torch.get_rng_state(),
+                          "agent": self.agent.rng.bit_generator.state})
+        checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
+
+    # --- the loop -------------------------------------------------------------------------
+    def train(self) -> TrainResult:
+        cfg = self.config
+        prepare_run_dir(self.run_dir)
+        cfg.save(self.run_dir / "config.json")
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(self.run_dir / "tb"))
+        metrics_file = open(self.run_dir / "metrics.csv", "w", newline="")
+        metrics = csv.DictWriter(metrics_file, fieldnames=METRIC_FIELDS)
+        metrics.writeheader()
+
+        game_scores: deque[float] = deque(maxlen=20)
+        window = {"loss": [], "q_mean": [], "grad_norm": []}
+        episodes = 0
+        stopped_early = False
+        start = time.perf_counter()
+        last_log_time, last_log_step = start, 0
+        obs, _ = self.env.reset(seed=cfg.seed)
+        bar = tqdm(total=cfg.total_steps, disable=not self.progress, unit="step", dynamic_ncols=True)
+        try:
+            while self.step < cfg.total_steps:
+                action = self.act(obs)
+                next_obs, reward, terminated, truncated, info = self.env.step(action)
+                self.replay.add(obs, action, reward, next_obs, terminated)
+                obs = next_obs
+                if "episode" in info:
+                    game_scores.append(float(info["episode"]["r"]))
+                if terminated or truncated:
+                    episodes += 1
+                    obs, _ = self.env.reset()
+                self.step += 1
+                bar.update(1)
+
+                if self.step > cfg.learning_starts and self.step % cfg.train_freq_steps == 0:
+                    for _ in range(cfg.gradient_steps):
+                        for key, value in zip(window, self.update()):
+                            window[key].append(value)
+                if self.step % cfg.target_update_steps == 0:
+                    self.update_target()
+
+                evaluated = cfg.eval_freq_steps and self.step % cfg.eval_freq_steps == 0
+                if self.step % cfg.log_freq_steps == 0 or evaluated or self.step == cfg.total_steps:
+                    now = time.perf_counter()
+                    row = {"step": self.step, "wall_s": round(now - start, 3),
+                           "updates": self.updates, "episodes": episodes,
+                           "epsilon": round(self.agent.epsilon, 4),
+                           "steps_per_s": round((self.step - last_log_step) / max(now - last_log_time, 1e-9), 1)}
+                    if game_scores:
+                        row["train_score"] = round(float(np.mean(game_scores)), 3)
+                    for key, values in window.items():
+                        if values:
+                            row[key] = round(float(np.mean(values)), 6)
+                            values.clear()
+                    if evaluated:
+                        scores = self.evaluate()
+                        row["eval_mean"] = round(float(np.mean(scores)), 3)
+                        row["eval_std"] = round(float(np.std(scores)), 3)
+                        if self.best_eval is None or row["eval_mean"] > self.best_eval:
+                            self.best_eval = row["eval_mean"]
+                            checkpoint.save_atomic(self.model_state(), self.run_dir / "best.pt")
+                        if cfg.stop_score is not None and row["eval_mean"] >= cfg.stop_score:
+                            stopped_early = True
+                    metrics.writerow(row)
+                    metrics_file.flush()
+                    for key, value in row.items():
+                        if key != "step":
+                            writer.add_scalar(key, value, self.step)
+                    bar.set_postfix(eps=f"{self.agent.epsilon:.2f}",
+                                    score=row.get("train_score", "-"),
+                                    best_eval=self.best_eval if self.best_eval is not None else "-")
+                    last_log_time, last_log_step = now, self.step
+                if self.step % cfg.checkpoint_freq_steps == 0:
+                    self.save_checkpoint()
+                if stopped_early:
+                    break
+        except KeyboardInterrupt:
+            bar.write(f"interrupted at agent step {self.step}; saving a checkpoint")
+        finally:
+            bar.close()
+            metrics_file.close()
+            writer.close()
+        self.save_checkpoint()
+        save_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png",
+                             title=f"{cfg.env_id}, seed {cfg.seed}")
+        return TrainResult(self.run_dir, self.step, self.updates, self.best_eval, stopped_early,
+                           time.perf_counter() - start)
+
+
+def train(config: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
+    return Trainer(config, run_dir, progress).train()
+
+
+def load_agent(path: Path) -> tuple[DQNAgent, TrainConfig, dict]:
+    """An agent from a run folder (its best model, else its checkpoint) or a checkpoint file."""
+    path = Path(path)
+    if path.is_dir():
+        candidates = [path / "best.pt", path / "checkpoint.pt"]
+        found = [p for p in candidates if p.is_file()]
+        if not found:
+            raise UserError(f"{path} holds neither best.pt nor checkpoint.pt")
+        path = found[0]
+    data = checkpoint.load(path)
+    config = TrainConfig.from_dict(data["config"])
+    agent = build_agent(config, tuple(data["obs_shape"]), int(data["n_actions"]))
+    try:
+        agent.load_state_dict(data["network"])
+    except RuntimeError as exc:
+        raise UserError(f"checkpoint {path} does not match its own architecture: {str(exc).splitlines()[0]}") from None
+    agent.eval()
+    data["path"] = path
+    return agent, config, data

@@ -1,0 +1,111 @@
+"""The real `dqn` entry point, run as a user runs it, with tiny budgets."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SMOKE_FLAGS = ["--total-steps", "600", "--learning-starts", "200", "--train-freq-steps", "2",
+               "--gradient-steps", "3", "--eval-freq-steps", "300", "--eval-games", "2",
+               "--log-freq-steps", "100", "--checkpoint-freq-steps", "300", "--batch-size", "16",
+               "--buffer-size", "1000", "--quiet"]
+
+
+def dqn(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = dqn("train", "--preset", "cartpole", "--out", out, "--seed", "3", *SMOKE_FLAGS)
+    assert result.returncode == 0, result.stderr
+    assert "trained 600 agent steps (600 updates)" in result.stdout
+    return out
+
+
+def test_train_writes_the_run_folder(run_dir):
+    for name in ["config.json", "metrics.csv", "checkpoint.pt", "best.pt", "curves.png"]:
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "tb").glob("events.out.tfevents.*"))
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["seed"] == 3 and config["total_steps"] == 600 and config["env_id"] == "CartPole-v1"
+
+
+def test_metrics_rows_and_update_count(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [100, 200, 300, 400, 500, 600]
+    # updates start after step 200, one round of 3 every 2 steps: 200 rounds by step 600
+    assert [int(r["updates"]) for r in rows] == [0, 0, 150, 300, 450, 600]
+    assert [bool(r["eval_mean"]) for r in rows] == [False, False, True, False, False, True]
+    assert all(r["loss"] for r in rows[2:])
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert checkpoint["step"] == 600 and checkpoint["updates"] == 600
+
+
+def test_evaluate_json_is_reproducible(run_dir):
+    first = dqn("evaluate", run_dir, "--games", "3", "--seed", "5", "--json")
+    second = dqn("evaluate", run_dir / "checkpoint.pt", "--games", "3", "--seed", "5", "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert {"mean_score", "std_score", "scores", "games", "seed"} <= set(report)
+    assert report["games"] == 3 and report["seed"] == 5 and len(report["scores"]) == 3
+    assert report["checkpoint"].endswith("best.pt")
+    # best.pt is the model of the best evaluation; checkpoint.pt may differ, so compare each to itself
+    again = json.loads(dqn("evaluate", run_dir, "--games", "3", "--seed", "5", "--json").stdout)
+    assert again["scores"] == report["scores"]
+    assert json.loads(second.stdout)["checkpoint"].endswith("checkpoint.pt")
+
+
+def assert_one_line_error(result, *needles):
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
+    (["--env-id", "Pendulum-v1"], "discrete"),
+    (["--learning-rate", "0"], "learning_rate must be > 0"),
+    (["--learning-rate", "abc"], "--learning-rate"),
+    (["--gamma", "1.5"], "gamma must be in (0, 1]"),
+    (["--batch-size", "100", "--buffer-size", "10"], "batch_size (100) is larger than buffer_size (10)"),
+    (["--total-steps", "-5"], "total_steps must be positive"),
+    (["--no-such-flag"], "--no-such-flag"),
+])
+def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, needle):
+    result = dqn("train", "--out", tmp_path / "run", *args)
+    assert_one_line_error(result, needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_run_folder_is_never_overwritten(run_dir):
+    before = (run_dir / "metrics.csv").read_bytes()
+    result = dqn("train", "--out", run_dir, *SMOKE_FLAGS)
+    assert_one_line_error(result, "already exists")
+    assert (run_dir / "metrics.csv").read_bytes() == before
+
+
+def test_bad_evaluate_input(tmp_path, run_dir):
+    assert_one_line_error(dqn("evaluate", tmp_path / "missing"), "no checkpoint at")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    assert_one_line_error(dqn("evaluate", garbage), "truncated or corrupted")
+    truncated = tmp_path / "truncated.pt"
+    data = (run_dir / "checkpoint.pt").read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    assert_one_line_error(dqn("evaluate", truncated), "truncated or corrupted")
+    assert_one_line_error(dqn("evaluate", run_dir, "--games", "0"), "--games must be positive")
+    empty = tmp_path / "empty_dir"
+    empty.mkdir()
+    assert_one_line_error(dqn("evaluate", empty), "neither best.pt nor checkpoint.pt")

@@ -1,0 +1,95 @@
+"""TD targets and losses on hand-computed cases, with networks whose Q-values are fixed."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from dqn.losses import compute_td_loss, td_loss, td_targets
+
+
+class FixedQ(nn.Module):
+    """Returns a fixed Q-table row per state; the state's first feature is its row index."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = torch.tensor(table, dtype=torch.float32)
+        self.scale = nn.Parameter(torch.ones(()))  # a parameter, so gradients can be checked
+
+    def forward(self, states):
+        return self.scale * self.table[states[:, 0].long()]
+
+
+ONLINE = [[1.0, 2.0], [3.0, 5.0], [4.0, 0.0], [0.5, 0.25]]
+TARGET = [[10.0, 20.0], [6.0, 4.0], [7.0, 9.0], [1.0, 2.0]]
+
+# two transitions: state 0 --action 1, reward 1--> state 1; state 2 --action 0, reward -1--> state 3 (done)
+STATES = np.array([[0.0], [2.0]], dtype=np.float32)
+ACTIONS = np.array([1, 0])
+REWARDS = np.array([1.0, -1.0], dtype=np.float32)
+NEXT_STATES = np.array([[1.0], [3.0]], dtype=np.float32)
+DONES = np.array([False, True])
+GAMMA = 0.5
+
+
+def test_vanilla_target_takes_max_of_target_network():
+    next_q_target = torch.tensor([TARGET[1], TARGET[3]])
+    targets = td_targets(torch.tensor(REWARDS), torch.tensor(DONES), next_q_target, GAMMA)
+    # 1 + 0.5 * max(6, 4) = 4; the done transition keeps its reward only
+    assert targets.tolist() == [4.0, -1.0]
+
+
+def test_double_target_lets_online_network_choose():
+    next_q_target = torch.tensor([TARGET[1], TARGET[3]])
+    next_q_online = torch.tensor([ONLINE[1], ONLINE[3]])
+    targets = td_targets(torch.tensor(REWARDS), torch.tensor(DONES), next_q_target, GAMMA, next_q_online)
+    # online prefers action 1 in state 1 (5 > 3), target values it at 4: 1 + 0.5 * 4 = 3
+    assert targets.tolist() == [3.0, -1.0]
+
+
+def test_mse_and_huber_on_known_errors():
+    q = torch.tensor([[1.0, 2.0], [4.0, 0.0]])
+    targets = torch.tensor([4.0, -1.0])
+    loss, errors = td_loss(q, torch.tensor(ACTIONS), targets, kind="mse")
+    # Q(s, a) = 2 and 4; errors 2 and -5; mean of squares (4 + 25) / 2
+    assert errors.tolist() == [2.0, -5.0]
+    assert loss.item() == pytest.approx(14.5)
+    huber, _ = td_loss(q, torch.tensor(ACTIONS), targets, kind="huber")
+    assert huber.item() == pytest.approx(((2 - 0.5) + (5 - 0.5)) / 2)
+
+
+def test_compute_td_loss_course_signature():
+    agent, target = FixedQ(ONLINE), FixedQ(TARGET)
+    target.requires_grad_(False)
+    loss = compute_td_loss(STATES, ACTIONS, REWARDS, NEXT_STATES, DONES, agent, target,
+                           gamma=GAMMA, check_shapes=True)
+    # Q(s0, 1) = 2 against 4; Q(s2, 0) = 4 against -1: ((2-4)^2 + (4+1)^2) / 2
+    assert loss.item() == pytest.approx(14.5)
+    assert loss.requires_grad and loss.dim() == 0
+    loss.backward()
+    assert agent.scale.grad.item() != 0
+    assert target.scale.grad is None
+
+
+def test_compute_td_loss_double():
+    loss = compute_td_loss(STATES, ACTIONS, REWARDS, NEXT_STATES, DONES, FixedQ(ONLINE), FixedQ(TARGET),
+                           gamma=GAMMA, double=True)
+    # target 3 for the first transition: ((2-3)^2 + 25) / 2
+    assert loss.item() == pytest.approx(13.0)
+
+
+def test_done_masks_the_bootstrap_entirely():
+    huge = [[1e6, 1e6]] * 4
+    loss = compute_td_loss(STATES[1:], ACTIONS[1:], REWARDS[1:], NEXT_STATES[1:], DONES[1:],
+                           FixedQ(ONLINE), FixedQ(huge), gamma=0.99)
+    assert loss.item() == pytest.approx(25.0)
+
+
+def test_gradient_does_not_flow_into_targets():
+    agent = FixedQ(ONLINE)
+    # the online network chooses the next action for Double DQN; that path must carry no gradient
+    loss = compute_td_loss(STATES[:1], ACTIONS[:1], REWARDS[:1], NEXT_STATES[:1], DONES[:1],
+                           agent, agent, gamma=GAMMA, double=True)
+    loss.backward()
+    # d/dscale of (2*scale - (1 + 0.5*5))^2 at scale 1 = 2 * (2 - 3.5) * 2 = -6
+    assert agent.scale.grad.item() == pytest.approx(-6.0)
