@@ -33,7 +33,7 @@ def load(path: Path) -> dict:
         raise UserError(f"no checkpoint at {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=False)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as exc:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, RuntimeError, ValueError) as exc:
         raise UserError(f"checkpoint {path} is truncated or corrupted ({type(exc).__name__})") from None
     if not isinstance(data, dict) or "config" not in data or "network" not in data:
         raise UserError(f"{path} is not a dqn checkpoint")

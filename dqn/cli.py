@@ -87,11 +87,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.t_max <= 0:
         raise UserError(f"--t-max must be positive, got {args.t_max}")
     agent, config, data = load_agent(args.path)
-    env = make_env(config.env_id)
+    env = make_env(config, evaluation=True)
     if env.observation_space.shape != agent.state_shape or env.action_space.n != agent.n_actions:
         raise UserError(f"checkpoint {data['path']} was trained for other observations or actions "
                         f"than {config.env_id} has")
-    scores = play_episodes(env, agent, args.games, greedy=True, t_max=args.t_max, seed=args.seed)
+    scores = play_episodes(env, agent, args.games, greedy=True, t_max=args.t_max, seed=args.seed,
+                           full_games=True)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
               "scores": scores, "games": args.games, "seed": args.seed, "env_id": config.env_id,
               "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}

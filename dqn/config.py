@@ -34,6 +34,8 @@ class TrainConfig:
     learning_rate: float = _f(1e-3, "Adam learning rate")
     adam_eps: float = _f(1e-8, "Adam epsilon")
     gamma: float = _f(0.99, "discount factor, in (0, 1]")
+    num_envs: int = _f(1, "environments stepped together; one batched forward pass acts for all")
+    n_step: int = _f(1, "rewards summed before bootstrapping (multi-step returns)")
     train_freq_steps: int = _f(1, "agent steps between two rounds of updates")
     gradient_steps: int = _f(1, "gradient updates per round")
     target_update_steps: int = _f(500, "agent steps between target network updates")
@@ -46,9 +48,14 @@ class TrainConfig:
     loss: str = _f("huber", "TD loss: 'mse' (the course's formula) or 'huber'")
     max_grad_norm: float = _f(10.0, "gradient norm clip")
     hidden_sizes: tuple[int, ...] = _f((128, 128), "hidden layer widths of the MLP (vector observations)")
+    atari_preprocessing: str = _f("homework", "Atari frames: 'homework' (Breakout crop, red-heavy gray, 64x64) or 'nature' (full screen, luminance, 84x84)")
+    frame_stack: int = _f(4, "Atari frames stacked into one observation")
+    clip_rewards: bool = _f(True, "Atari: train on the sign of the reward")
+    noop_max: int = _f(30, "Atari: at most this many no-op agent steps at each game start (0 = none)")
+    bf16: bool = _f(False, "run the network in bfloat16 autocast (fast on CPUs with AVX-512 BF16 or AMX)")
     eval_freq_steps: int = _f(2_000, "agent steps between evaluations (0 = never)")
     eval_games: int = _f(10, "games per evaluation")
-    eval_t_max: int = _f(1_000, "step limit of one evaluation game")
+    eval_t_max: int = _f(1_000, "agent steps at most in one evaluation game (all lives on Atari)")
     stop_score: float | None = _f(None, "stop training once an evaluation's mean score reaches this")
     log_freq_steps: int = _f(1_000, "agent steps between rows of metrics.csv")
     checkpoint_freq_steps: int = _f(10_000, "agent steps between checkpoints")
@@ -57,13 +64,13 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise UserError naming the first bad value."""
-        positive_ints = ["total_steps", "buffer_size", "batch_size", "train_freq_steps",
+        positive_ints = ["total_steps", "buffer_size", "batch_size", "train_freq_steps", "num_envs", "n_step", "frame_stack",
                          "gradient_steps", "target_update_steps", "eval_games", "eval_t_max",
                          "log_freq_steps", "checkpoint_freq_steps", "torch_threads"]
         for name in positive_ints:
             if getattr(self, name) <= 0:
                 raise UserError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ["learning_starts", "eps_decay_steps", "eval_freq_steps"]:
+        for name in ["learning_starts", "eps_decay_steps", "eval_freq_steps", "noop_max"]:
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must not be negative, got {getattr(self, name)}")
         if not self.learning_rate > 0:
@@ -77,6 +84,10 @@ class TrainConfig:
                 raise UserError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.batch_size > self.buffer_size:
             raise UserError(f"batch_size ({self.batch_size}) is larger than buffer_size ({self.buffer_size})")
+        if self.atari_preprocessing not in ("homework", "nature"):
+            raise UserError(f"atari_preprocessing must be 'homework' or 'nature', got {self.atari_preprocessing!r}")
+        if self.buffer_size // self.num_envs < self.frame_stack + self.n_step + 1:
+            raise UserError(f"buffer_size ({self.buffer_size}) is too small for {self.num_envs} envs")
         if self.loss not in ("mse", "huber"):
             raise UserError(f"loss must be 'mse' or 'huber', got {self.loss!r}")
         if self.device not in ("auto", "cpu", "cuda"):

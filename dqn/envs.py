@@ -1,30 +1,78 @@
-"""Building environments by id, with clear errors for ids that cannot be trained on."""
+"""Building environments from a config, with clear errors for ids that cannot be trained on."""
 
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 
+from dqn import atari_wrappers as aw
 from dqn.errors import UserError
+from dqn.framebuffer import FrameBuffer
+
+# name -> (frame size, crop, grayscale weights) of PreprocessAtariObs
+ATARI_PREPROCESSING = {
+    "homework": (64, aw.BREAKOUT_CROP, aw.RED_HEAVY),
+    "nature": (84, None, aw.LUMINANCE),
+}
 
 
-def _registered_spec(env_id: str):
-    if env_id.startswith("ALE/") or "NoFrameskip" in env_id:
+def is_atari(env_id: str) -> bool:
+    return env_id.startswith("ALE/") or "NoFrameskip" in env_id
+
+
+def check_env_id(env_id: str) -> None:
+    if is_atari(env_id):
         import ale_py
 
         gym.register_envs(ale_py)
     try:
-        return gym.spec(env_id)
+        gym.spec(env_id)
     except gym.error.Error as exc:
         raise UserError(f"unknown env id {env_id!r} ({exc})") from None
 
 
-def make_env(env_id: str, seed: int | None = None, render_mode: str | None = None) -> gym.Env:
-    """A training or evaluation env for env_id.
+def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: bool = True,
+                   noop_max: int = 0, preprocessing: str = "homework", frame_stack: int = 4,
+                   dtype=np.uint8, render_mode: str | None = None) -> gym.Env:
+    """The course's wrapper stack, innermost first: [NoopReset], MaxAndSkip(4), [EpisodicLife],
+    FireReset, [ClipReward], PreprocessAtariObs, FrameBuffer(pytorch order).
 
-    RecordEpisodeStatistics sits innermost, so info["episode"] carries the raw score of
-    the whole game, whatever wrappers are added outside it.
+    RecordEpisodeStatistics sits right above the raw env, so info["episode"] carries the raw
+    score of the whole game, before life losses and reward clipping.
     """
-    _registered_spec(env_id)
+    check_env_id(env_id)
+    if "NoFrameskip" not in env_id and not env_id.endswith("-v4"):
+        # ALE/*-v5 ids skip frames themselves; MaxAndSkip would skip again.
+        env = gym.make(env_id, render_mode=render_mode, frameskip=1, repeat_action_probability=0.0)
+    else:
+        env = gym.make(env_id, render_mode=render_mode)
+    env = gym.wrappers.RecordEpisodeStatistics(env)
+    if noop_max > 0:
+        env = aw.NoopResetEnv(env, noop_max=noop_max)
+    env = aw.MaxAndSkipEnv(env, skip=4)
+    if episodic_life:
+        env = aw.EpisodicLifeEnv(env)
+    if "FIRE" in env.unwrapped.get_action_meanings():
+        env = aw.FireResetEnv(env)
+    if clip_rewards:
+        env = aw.ClipRewardEnv(env)
+    size, crop, weights = ATARI_PREPROCESSING[preprocessing]
+    env = aw.PreprocessAtariObs(env, size=size, crop=crop, channel_weights=weights, dtype=dtype)
+    return FrameBuffer(env, n_frames=frame_stack, dim_order="pytorch")
+
+
+def make_env(config, *, evaluation: bool = False, render_mode: str | None = None) -> gym.Env:
+    """A training env, or with evaluation=True one that scores raw, unclipped rewards.
+
+    Evaluation keeps EpisodicLifeEnv on Atari so that each life starts with FIRE; a whole
+    game is then played as several episodes, until `was_real_done` (see evaluation.py).
+    """
+    env_id = config.env_id
+    check_env_id(env_id)
+    if is_atari(env_id):
+        return make_atari_env(env_id, clip_rewards=config.clip_rewards and not evaluation,
+                              noop_max=config.noop_max, preprocessing=config.atari_preprocessing,
+                              frame_stack=config.frame_stack, render_mode=render_mode)
     env = gym.make(env_id, render_mode=render_mode)
     if not isinstance(env.action_space, gym.spaces.Discrete):
         env.close()
@@ -32,8 +80,5 @@ def make_env(env_id: str, seed: int | None = None, render_mode: str | None = Non
     if len(env.observation_space.shape or ()) != 1:
         env.close()
         raise UserError(f"env {env_id!r} has observations of shape {env.observation_space.shape}; "
-                        "this version trains on vector observations only")
-    env = gym.wrappers.RecordEpisodeStatistics(env)
-    if seed is not None:
-        env.action_space.seed(seed)
-    return env
+                        "only vector observations and Atari screens are supported")
+    return gym.wrappers.RecordEpisodeStatistics(env)

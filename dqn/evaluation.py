@@ -1,16 +1,26 @@
-"""Playing whole episodes with an agent, apart from training."""
+"""Playing whole episodes or games with an agent, apart from training."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
+def _game_over(env) -> bool:
+    """True unless an EpisodicLifeEnv in the stack says only a life was lost."""
+    try:
+        return bool(env.get_wrapper_attr("was_real_done"))
+    except AttributeError:
+        return True
+
+
 def play_episodes(env, agent, n_games: int = 1, greedy: bool = False, t_max: int = 10_000,
-                  seed: int | None = None) -> list[float]:
+                  seed: int | None = None, full_games: bool = False) -> list[float]:
     """Return the reward sum of each of n_games episodes, each at most t_max steps.
 
-    An episode ends when the env says terminated or truncated. With a seed, the first
-    reset is seeded and the rest follow from it, so the same seed plays the same games.
+    An episode ends when the env says terminated or truncated. With full_games, an episode
+    that only lost a life (EpisodicLifeEnv) goes on into the next one until the game is over,
+    and t_max counts the steps of the whole game. With a seed, the first reset is seeded and
+    the rest follow from it, so the same seed plays the same games.
     """
     scores = []
     for game in range(n_games):
@@ -22,7 +32,9 @@ def play_episodes(env, agent, n_games: int = 1, greedy: bool = False, t_max: int
             state, reward, terminated, truncated, _ = env.step(int(action))
             score += float(reward)
             if terminated or truncated:
-                break
+                if not full_games or _game_over(env):
+                    break
+                state, _ = env.reset()
         scores.append(score)
     return scores
 

@@ -7,10 +7,12 @@ import torch
 import torch.nn.functional as F
 
 
-def td_targets(rewards: torch.Tensor, dones: torch.Tensor, next_q_target: torch.Tensor,
-               gamma: float, next_q_online: torch.Tensor | None = None) -> torch.Tensor:
-    """r + gamma * (1 - done) * V(s').
+def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,
+               next_q_online: torch.Tensor | None = None) -> torch.Tensor:
+    """returns + discounts * V(s').
 
+    For one step, returns = r and discounts = gamma * (1 - done); for n steps, the discounted
+    sum of the n rewards and gamma^n (0 if the episode terminated within them).
     V(s') = max_a Q_target(s', a), or with Double DQN Q_target(s', argmax_a Q_online(s', a)).
     """
     if next_q_online is None:
@@ -18,7 +20,7 @@ def td_targets(rewards: torch.Tensor, dones: torch.Tensor, next_q_target: torch.
     else:
         best = next_q_online.argmax(dim=1, keepdim=True)
         next_values = next_q_target.gather(1, best).squeeze(1)
-    return rewards + gamma * (1.0 - dones.float()) * next_values
+    return returns + discounts * next_values
 
 
 def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor,
@@ -53,7 +55,7 @@ def compute_td_loss(states, actions, rewards, next_states, is_done, agent, targe
     with torch.no_grad():
         predicted_next_qvalues = target_network(next_states)
         next_online = agent(next_states) if double else None
-    targets = td_targets(rewards, is_done, predicted_next_qvalues, gamma, next_online)
+    targets = td_targets(rewards, gamma * (1.0 - is_done), predicted_next_qvalues, next_online)
     loss, _ = td_loss(predicted_qvalues, actions, targets, kind="mse")
 
     if check_shapes:

@@ -7,6 +7,8 @@ transitions cut by a time limit still bootstrap from s'.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -77,3 +79,146 @@ class ReplayBuffer:
         self._rng.bit_generator.state = state["rng"]
         self._obs, self._next_obs = state["obs"], state["next_obs"]
         self._actions, self._rewards, self._dones = state["actions"], state["rewards"], state["dones"]
+
+
+@dataclass
+class Batch:
+    """A sampled batch. The TD target is returns + discounts * V(next_obs)."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    returns: np.ndarray  # discounted sum of the n rewards (fewer if the episode ended first)
+    next_obs: np.ndarray
+    discounts: np.ndarray  # gamma ** steps, or 0 where the episode terminated within them
+
+
+class FrameReplay:
+    """Replay for the training loop: each frame is stored once, stacks are rebuilt at sample time.
+
+    An observation is `stack` frames along axis 0; only its newest frame is stored per step, so
+    memory per transition is one frame plus a few bytes (4x less than storing the stack, 8x less
+    than storing obs and next_obs). Frames older than an episode's first step are zeros, as
+    FrameBuffer gives after a reset. Each of `num_envs` envs writes its own ring, so their
+    episodes never interleave. Multi-step returns (`n_step`) are summed at sample time, stopping
+    at episode ends; a transition cut by a time limit still bootstraps from its last frame.
+
+    Slot layout per ring: a slot holds the newest frame of an observation; `has_next` marks a
+    slot whose transition (action, reward, terminated) was stored, its next frame being in the
+    following slot. The last frame of an episode gets a slot of its own with has_next False.
+    """
+
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype, stack: int = 1,
+                 num_envs: int = 1, n_step: int = 1, gamma: float = 0.99, seed: int | None = None):
+        if obs_shape[0] % stack:
+            raise ValueError(f"observation shape {obs_shape} is not {stack} stacked frames")
+        self.ring = capacity // num_envs
+        if self.ring < stack + n_step + 1:
+            raise ValueError(f"capacity {capacity} is too small for {num_envs} envs")
+        self.stack, self.num_envs, self.n_step, self.gamma = stack, num_envs, n_step, gamma
+        self.frame_shape = (obs_shape[0] // stack, *obs_shape[1:])
+        shape = (num_envs, self.ring)
+        self.frames = np.zeros(shape + self.frame_shape, dtype=obs_dtype)
+        self.actions = np.zeros(shape, dtype=np.int64)
+        self.rewards = np.zeros(shape, dtype=np.float32)
+        self.terminated = np.zeros(shape, dtype=bool)
+        self.first = np.zeros(shape, dtype=bool)
+        self.has_next = np.zeros(shape, dtype=bool)
+        self.cursor = np.zeros(num_envs, dtype=np.int64)  # next slot to write, per ring
+        self.filled = np.zeros(num_envs, dtype=np.int64)  # slots written, up to ring
+        self.open = np.zeros(num_envs, dtype=bool)  # the newest slot is the env's current state
+        self._rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def bytes_needed(capacity: int, obs_shape, obs_dtype, stack: int) -> int:
+        frame = int(np.prod(obs_shape)) // stack * np.dtype(obs_dtype).itemsize
+        return capacity * (frame + 8 + 4 + 3)
+
+    @property
+    def bytes_per_transition(self) -> float:
+        arrays = [self.frames, self.actions, self.rewards, self.terminated, self.first, self.has_next]
+        return sum(a.nbytes for a in arrays) / (self.num_envs * self.ring)
+
+    def __len__(self) -> int:
+        return int(self.filled.sum())
+
+    def _write(self, env: int, frame: np.ndarray, first: bool) -> None:
+        slot = self.cursor[env]
+        self.frames[env, slot] = frame
+        self.first[env, slot] = first
+        self.has_next[env, slot] = False
+        self.terminated[env, slot] = False
+        self.cursor[env] = (slot + 1) % self.ring
+        self.filled[env] = min(self.filled[env] + 1, self.ring)
+
+    def add(self, env: int, obs, action, reward, next_obs, terminated: bool, truncated: bool) -> None:
+        """Store one step of env number `env`."""
+        depth = self.frame_shape[0]
+        if not self.open[env]:
+            self._write(env, obs[-depth:], first=True)
+        slot = (self.cursor[env] - 1) % self.ring
+        self.actions[env, slot] = action
+        self.rewards[env, slot] = reward
+        self.terminated[env, slot] = terminated
+        self.has_next[env, slot] = True
+        self._write(env, next_obs[-depth:], first=False)
+        self.open[env] = not (terminated or truncated)
+
+    def _stacks(self, envs: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        idx = (slots[:, None] + np.arange(1 - self.stack, 1)) % self.ring
+        frames = self.frames[envs[:, None], idx]
+        first = self.first[envs[:, None], idx]
+        # a frame is blanked when a later frame of the window starts an episode
+        starts_later = np.flip(np.logical_or.accumulate(np.flip(first[:, 1:], 1), axis=1), 1)
+        frames[:, :-1][starts_later] = 0
+        return frames.reshape(len(slots), -1, *self.frame_shape[1:])
+
+    def _valid(self, envs: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        valid = self.has_next[envs, slots].copy()
+        # in a full ring the oldest slots' history has been overwritten
+        full = self.filled[envs] == self.ring
+        age_from_oldest = (slots - self.cursor[envs]) % self.ring
+        valid &= ~full | (age_from_oldest >= self.stack - 1)
+        return valid
+
+    def sample_slots(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        if not self.has_next.any():
+            raise ValueError("cannot sample from an empty replay buffer")
+        envs = np.empty(0, dtype=np.int64)
+        slots = np.empty(0, dtype=np.int64)
+        weights = self.filled / self.filled.sum()
+        while len(slots) < batch_size:  # rejection sampling: almost every slot is valid
+            e = self._rng.choice(self.num_envs, size=batch_size, p=weights)
+            s = (self._rng.random(batch_size) * self.filled[e]).astype(np.int64)
+            keep = self._valid(e, s)
+            envs, slots = np.concatenate([envs, e[keep]]), np.concatenate([slots, s[keep]])
+        return envs[:batch_size], slots[:batch_size]
+
+    def sample(self, batch_size: int) -> Batch:
+        envs, slots = self.sample_slots(batch_size)
+        returns = self.rewards[envs, slots].astype(np.float32)
+        last = slots.copy()
+        steps = np.ones(batch_size, dtype=np.int64)
+        alive = ~self.terminated[envs, slots]
+        for j in range(1, self.n_step):
+            slot = (slots + j) % self.ring
+            alive &= self.has_next[envs, slot]
+            returns += np.where(alive, self.gamma**j * self.rewards[envs, slot], 0.0).astype(np.float32)
+            last = np.where(alive, slot, last)
+            steps += alive
+            alive &= ~self.terminated[envs, slot]
+        discounts = np.where(self.terminated[envs, last], 0.0, self.gamma**steps).astype(np.float32)
+        return Batch(self._stacks(envs, slots), self.actions[envs, slots], returns,
+                     self._stacks(envs, (last + 1) % self.ring), discounts)
+
+    def state_dict(self) -> dict:
+        names = ["frames", "actions", "rewards", "terminated", "first", "has_next", "cursor", "filled", "open"]
+        return {**{n: getattr(self, n) for n in names}, "rng": self._rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["frames"].shape != self.frames.shape:
+            raise ValueError(f"replay of shape {state['frames'].shape} does not match {self.frames.shape}")
+        for name, value in state.items():
+            if name == "rng":
+                self._rng.bit_generator.state = value
+            else:
+                setattr(self, name, value)

@@ -1,7 +1,8 @@
-"""The training loop: act epsilon-greedily, store transitions, learn from replay, log, save."""
+"""The training loop: act epsilon-greedily in a few envs, store steps, learn from replay, log, save."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import random
@@ -22,11 +23,13 @@ from dqn.errors import UserError
 from dqn.evaluation import play_episodes
 from dqn.losses import td_loss, td_targets
 from dqn.plotting import save_training_curves
-from dqn.replay import ReplayBuffer
+from dqn.replay import FrameReplay
 from dqn.schedules import linear_decay
+from dqn.system import available_ram_bytes
 
 METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
-                 "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std"]
+                 "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std",
+                 "time_env_s", "time_act_s", "time_sample_s", "time_update_s"]
 
 
 class TrainingDiverged(UserError):
@@ -69,40 +72,63 @@ def prepare_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
+def multiples_crossed(before: int, after: int, every: int) -> int:
+    """How many multiples of `every` lie in (before, after]."""
+    return after // every - before // every
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True):
-        self.config = config.validate()
+        self.config = cfg = config.validate()
         self.run_dir = Path(run_dir)
         self.progress = progress
-        self.device = resolve_device(config.device)
+        self.device = resolve_device(cfg.device)
 
-        torch.set_num_threads(config.torch_threads)
-        seed_everything(config.seed)
-        self.env = make_env(config.env_id, seed=config.seed)
-        self.eval_env = make_env(config.env_id, seed=config.seed + 1)
-        obs_shape = self.env.observation_space.shape
-        n_actions = int(self.env.action_space.n)
+        torch.set_num_threads(cfg.torch_threads)
+        seed_everything(cfg.seed)
+        self.envs = [make_env(cfg) for _ in range(cfg.num_envs)]
+        self.eval_env = make_env(cfg, evaluation=True)
+        space = self.envs[0].observation_space
+        n_actions = int(self.envs[0].action_space.n)
+        stack = cfg.frame_stack if len(space.shape) == 3 else 1
 
-        self.agent = build_agent(config, obs_shape, n_actions).to(self.device)
+        needed = FrameReplay.bytes_needed(cfg.buffer_size, space.shape, space.dtype, stack)
+        if needed > 0.9 * available_ram_bytes():
+            raise UserError(f"a replay of {cfg.buffer_size} transitions needs {needed / 1e9:.1f} GB, "
+                            f"more than the {available_ram_bytes() / 1e9:.1f} GB of RAM available")
+        self.replay = FrameReplay(cfg.buffer_size, space.shape, space.dtype, stack=stack,
+                                  num_envs=cfg.num_envs, n_step=cfg.n_step, gamma=cfg.gamma,
+                                  seed=cfg.seed)
+        self.agent = build_agent(cfg, space.shape, n_actions).to(self.device)
         self.target = copy.deepcopy(self.agent).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate,
-                                          eps=config.adam_eps)
-        self.replay = ReplayBuffer(config.buffer_size, seed=config.seed)
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.learning_rate,
+                                          eps=cfg.adam_eps)
         self.step = 0
         self.updates = 0
         self.best_eval: float | None = None
+        self.timers = dict.fromkeys(["env", "act", "sample", "update"], 0.0)
+
+    def autocast(self):
+        if not self.config.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     # --- learning -------------------------------------------------------------------------
     def update(self) -> tuple[float, float, float]:
         """One gradient step on a replay batch; returns (loss, mean Q, grad norm)."""
         cfg = self.config
-        obs, actions, rewards, next_obs, dones = (
-            torch.as_tensor(x, device=self.device) for x in self.replay.sample(cfg.batch_size))
-        q_values = self.agent(obs)
-        with torch.no_grad():
-            next_q_target = self.target(next_obs)
-            next_q_online = self.agent(next_obs) if cfg.double_dqn else None
-        targets = td_targets(rewards, dones, next_q_target, cfg.gamma, next_q_online)
+        start = time.perf_counter()
+        batch = self.replay.sample(cfg.batch_size)
+        obs, actions, returns, next_obs, discounts = (
+            torch.as_tensor(x, device=self.device)
+            for x in (batch.obs, batch.actions, batch.returns, batch.next_obs, batch.discounts))
+        mid = time.perf_counter()
+        with self.autocast():
+            q_values = self.agent(obs).float()
+            with torch.no_grad():
+                next_q_target = self.target(next_obs).float()
+                next_q_online = self.agent(next_obs).float() if cfg.double_dqn else None
+        targets = td_targets(returns, discounts, next_q_target, next_q_online)
         loss, _ = td_loss(q_values, actions, targets, kind=cfg.loss)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss became {loss.item()} at agent step {self.step}; "
@@ -112,6 +138,9 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
+        end = time.perf_counter()
+        self.timers["sample"] += mid - start
+        self.timers["update"] += end - mid
         return loss.item(), q_values.detach().mean().item(), grad_norm.item()
 
     @torch.no_grad()
@@ -122,16 +151,19 @@ class Trainer:
             for target_param, param in zip(self.target.parameters(), self.agent.parameters()):
                 target_param.lerp_(param, self.config.tau)
 
-    def act(self, obs: np.ndarray) -> int:
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions for all envs: uniform before learning starts, then epsilon-greedy."""
         cfg = self.config
         if self.step < cfg.learning_starts:
-            return int(self.agent.rng.integers(self.agent.n_actions))
+            return self.agent.rng.integers(self.agent.n_actions, size=len(obs))
         self.agent.epsilon = linear_decay(cfg.eps_start, cfg.eps_end, self.step, cfg.eps_decay_steps)
-        return int(self.agent.sample_actions(self.agent.get_qvalues(obs[None]))[0])
+        with self.autocast():
+            qvalues = self.agent.get_qvalues(obs)
+        return self.agent.sample_actions(qvalues)
 
     def evaluate(self) -> list[float]:
         return play_episodes(self.eval_env, self.agent, self.config.eval_games, greedy=True,
-                             t_max=self.config.eval_t_max, seed=self.config.seed + 1)
+                             t_max=self.config.eval_t_max, seed=self.config.seed + 1, full_games=True)
 
     # --- saving ---------------------------------------------------------------------------
     def model_state(self) -> dict:
@@ -149,6 +181,21 @@ class Trainer:
         checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
 
     # --- the loop -------------------------------------------------------------------------
+    def step_envs(self, obs: np.ndarray, actions: np.ndarray) -> tuple[list[float], int]:
+        """Step every env once, store the transitions; returns finished games' raw scores and
+        the number of learner episodes that ended."""
+        scores, episodes = [], 0
+        for i, env in enumerate(self.envs):
+            next_obs, reward, terminated, truncated, info = env.step(int(actions[i]))
+            self.replay.add(i, obs[i], actions[i], reward, next_obs, terminated, truncated)
+            if "episode" in info:
+                scores.append(float(info["episode"]["r"]))
+            if terminated or truncated:
+                episodes += 1
+                next_obs, _ = env.reset()
+            obs[i] = next_obs
+        return scores, episodes
+
     def train(self) -> TrainResult:
         cfg = self.config
         prepare_run_dir(self.run_dir)
@@ -166,36 +213,37 @@ class Trainer:
         stopped_early = False
         start = time.perf_counter()
         last_log_time, last_log_step = start, 0
-        obs, _ = self.env.reset(seed=cfg.seed)
+        obs = np.stack([env.reset(seed=cfg.seed + i)[0] for i, env in enumerate(self.envs)])
         bar = tqdm(total=cfg.total_steps, disable=not self.progress, unit="step", dynamic_ncols=True)
         try:
             while self.step < cfg.total_steps:
-                action = self.act(obs)
-                next_obs, reward, terminated, truncated, info = self.env.step(action)
-                self.replay.add(obs, action, reward, next_obs, terminated)
-                obs = next_obs
-                if "episode" in info:
-                    game_scores.append(float(info["episode"]["r"]))
-                if terminated or truncated:
-                    episodes += 1
-                    obs, _ = self.env.reset()
-                self.step += 1
-                bar.update(1)
+                t0 = time.perf_counter()
+                actions = self.act(obs)
+                t1 = time.perf_counter()
+                scores, ended = self.step_envs(obs, actions)
+                self.timers["act"] += t1 - t0
+                self.timers["env"] += time.perf_counter() - t1
+                game_scores.extend(scores)
+                episodes += ended
+                before, self.step = self.step, self.step + cfg.num_envs
+                bar.update(cfg.num_envs)
 
-                if self.step > cfg.learning_starts and self.step % cfg.train_freq_steps == 0:
-                    for _ in range(cfg.gradient_steps):
-                        for key, value in zip(window, self.update()):
-                            window[key].append(value)
-                if self.step % cfg.target_update_steps == 0:
+                rounds = multiples_crossed(max(before, cfg.learning_starts), self.step, cfg.train_freq_steps)
+                for _ in range(rounds * cfg.gradient_steps):
+                    for key, value in zip(window, self.update()):
+                        window[key].append(value)
+                for _ in range(multiples_crossed(before, self.step, cfg.target_update_steps)):
                     self.update_target()
 
-                evaluated = cfg.eval_freq_steps and self.step % cfg.eval_freq_steps == 0
-                if self.step % cfg.log_freq_steps == 0 or evaluated or self.step == cfg.total_steps:
+                evaluated = cfg.eval_freq_steps and multiples_crossed(before, self.step, cfg.eval_freq_steps)
+                logged = multiples_crossed(before, self.step, cfg.log_freq_steps)
+                if logged or evaluated or self.step >= cfg.total_steps:
                     now = time.perf_counter()
                     row = {"step": self.step, "wall_s": round(now - start, 3),
                            "updates": self.updates, "episodes": episodes,
                            "epsilon": round(self.agent.epsilon, 4),
                            "steps_per_s": round((self.step - last_log_step) / max(now - last_log_time, 1e-9), 1)}
+                    row.update({f"time_{k}_s": round(v, 3) for k, v in self.timers.items()})
                     if game_scores:
                         row["train_score"] = round(float(np.mean(game_scores)), 3)
                     for key, values in window.items():
@@ -219,8 +267,9 @@ class Trainer:
                     bar.set_postfix(eps=f"{self.agent.epsilon:.2f}",
                                     score=row.get("train_score", "-"),
                                     best_eval=self.best_eval if self.best_eval is not None else "-")
-                    last_log_time, last_log_step = now, self.step
-                if self.step % cfg.checkpoint_freq_steps == 0:
+                    # evaluation time is not training speed
+                    last_log_time, last_log_step = time.perf_counter(), self.step
+                if multiples_crossed(before, self.step, cfg.checkpoint_freq_steps):
                     self.save_checkpoint()
                 if stopped_early:
                     break
@@ -245,8 +294,7 @@ def load_agent(path: Path) -> tuple[DQNAgent, TrainConfig, dict]:
     """An agent from a run folder (its best model, else its checkpoint) or a checkpoint file."""
     path = Path(path)
     if path.is_dir():
-        candidates = [path / "best.pt", path / "checkpoint.pt"]
-        found = [p for p in candidates if p.is_file()]
+        found = [p for p in (path / "best.pt", path / "checkpoint.pt") if p.is_file()]
         if not found:
             raise UserError(f"{path} holds neither best.pt nor checkpoint.pt")
         path = found[0]

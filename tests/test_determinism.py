@@ -7,7 +7,7 @@ import torch
 from dqn.config import preset_config
 from dqn.train import Trainer
 
-TIMING = {"wall_s", "steps_per_s"}
+TIMING = {"wall_s", "steps_per_s", "time_env_s", "time_act_s", "time_sample_s", "time_update_s"}
 
 
 def run(tmp_path, name, seed):

@@ -34,7 +34,7 @@ GAMMA = 0.5
 
 def test_vanilla_target_takes_max_of_target_network():
     next_q_target = torch.tensor([TARGET[1], TARGET[3]])
-    targets = td_targets(torch.tensor(REWARDS), torch.tensor(DONES), next_q_target, GAMMA)
+    targets = td_targets(torch.tensor(REWARDS), GAMMA * (1 - torch.tensor(DONES).float()), next_q_target)
     # 1 + 0.5 * max(6, 4) = 4; the done transition keeps its reward only
     assert targets.tolist() == [4.0, -1.0]
 
@@ -42,7 +42,7 @@ def test_vanilla_target_takes_max_of_target_network():
 def test_double_target_lets_online_network_choose():
     next_q_target = torch.tensor([TARGET[1], TARGET[3]])
     next_q_online = torch.tensor([ONLINE[1], ONLINE[3]])
-    targets = td_targets(torch.tensor(REWARDS), torch.tensor(DONES), next_q_target, GAMMA, next_q_online)
+    targets = td_targets(torch.tensor(REWARDS), GAMMA * (1 - torch.tensor(DONES).float()), next_q_target, next_q_online)
     # online prefers action 1 in state 1 (5 > 3), target values it at 4: 1 + 0.5 * 4 = 3
     assert targets.tolist() == [3.0, -1.0]
 
