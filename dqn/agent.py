@@ -29,7 +29,7 @@ class DQNAgent(nn.Module):
         device = next(self.parameters()).device
         states = np.asarray(states)
         dtype = torch.uint8 if states.dtype == np.uint8 else torch.float32
-        return self.forward(torch.as_tensor(states, device=device, dtype=dtype)).cpu().numpy()
+        return self.forward(torch.as_tensor(states, device=device, dtype=dtype)).float().cpu().numpy()
 
     def sample_actions(self, qvalues: np.ndarray) -> np.ndarray:
         """Epsilon-greedy: each row explores with probability epsilon, else takes its argmax."""

@@ -1,7 +1,7 @@
 """Atari wrappers in the spirit of OpenAI baselines, for the gymnasium API.
 
 Usual order, innermost first: NoopResetEnv, MaxAndSkipEnv, EpisodicLifeEnv,
-FireResetEnv, (frame preprocessing), ClipRewardEnv, FrameBuffer.
+FireResetEnv, ClipRewardEnv, PreprocessAtariObs, FrameBuffer (see dqn.envs.make_atari_env).
 
 Gymnasium 1.x wrappers no longer forward unknown attributes, so read an inner
 wrapper's attribute through the stack with

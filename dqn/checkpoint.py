@@ -12,6 +12,9 @@ import torch
 from dqn.errors import UserError
 
 
+REQUIRED_KEYS = ("config", "network", "step", "obs_shape", "n_actions")
+
+
 def save_atomic(obj, path: Path) -> None:
     """Write to a temporary file beside path, flush it to disk, then rename over path.
 
@@ -32,9 +35,12 @@ def load(path: Path) -> dict:
     if not path.is_file():
         raise UserError(f"no checkpoint at {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: a checkpoint holds tensors and plain values, and loading runs no code
+        data = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, RuntimeError, ValueError) as exc:
-        raise UserError(f"checkpoint {path} is truncated or corrupted ({type(exc).__name__})") from None
-    if not isinstance(data, dict) or "config" not in data or "network" not in data:
-        raise UserError(f"{path} is not a dqn checkpoint")
+        raise UserError(f"checkpoint {path} is truncated, corrupted or not a dqn checkpoint "
+                        f"({type(exc).__name__})") from None
+    missing = [key for key in REQUIRED_KEYS if not isinstance(data, dict) or key not in data]
+    if missing:
+        raise UserError(f"{path} is not a dqn checkpoint (no {', '.join(missing)})")
     return data

@@ -1,4 +1,4 @@
-"""The `dqn` command: train, evaluate.
+"""The `dqn` command: train, evaluate, record, bench.
 
 Every TrainConfig field is also a kebab-case flag of `dqn train`, with the field's help text.
 Bad input ends with one line on stderr and exit code 2.
@@ -27,6 +27,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
+    return value
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     hints = typing.get_type_hints(TrainConfig)
     for field in dataclasses.fields(TrainConfig):
@@ -43,7 +57,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="dqn", description="Deep Q-Networks: train, evaluate.")
+    parser = OneLineParser(prog="dqn", description="Deep Q-Networks: train, evaluate, record, bench.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train an agent and write a run folder")
@@ -54,10 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="play full games greedily and report the scores")
     evaluate.add_argument("path", type=Path, help="a run folder or a checkpoint file")
-    evaluate.add_argument("--games", type=int, default=30, help="number of games")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the first game's reset")
-    evaluate.add_argument("--t-max", type=int, default=10_000, help="step limit of one game, in agent steps")
+    evaluate.add_argument("--games", type=positive_int, default=30, help="number of games")
+    evaluate.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
+    evaluate.add_argument("--t-max", type=positive_int, default=10_000, help="step limit of one game, in agent steps")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--homework", action="store_true",
+                          help="Atari: also the course's final score: 30 one-life episodes, greedy, "
+                               "unclipped, no random no-ops, env seeded once with --seed (the course uses 9), "
+                               "mean times 5")
+
+    record = commands.add_parser("record", help="write mp4 videos of full games played greedily")
+    record.add_argument("path", type=Path, help="a run folder or a checkpoint file")
+    record.add_argument("--out", type=Path, required=True, help="folder for the videos")
+    record.add_argument("--games", type=positive_int, default=1, help="number of games, one video each")
+    record.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
+    record.add_argument("--t-max", type=positive_int, default=27_000, help="agent steps at most per game")
+
+    bench = commands.add_parser("bench", help="measure training speed on Breakout (Nature DQN settings)")
+    bench.add_argument("--steps", type=positive_int, default=20_000, help="agent steps to time, after 1,000 of warm-up")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -78,14 +107,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from dqn.envs import make_env
-    from dqn.evaluation import play_episodes
+    from dqn.envs import is_atari, make_env
+    from dqn.evaluation import homework_score, play_episodes
     from dqn.train import load_agent
 
-    if args.games <= 0:
-        raise UserError(f"--games must be positive, got {args.games}")
-    if args.t_max <= 0:
-        raise UserError(f"--t-max must be positive, got {args.t_max}")
     agent, config, data = load_agent(args.path)
     env = make_env(config, evaluation=True)
     if env.observation_space.shape != agent.state_shape or env.action_space.n != agent.n_actions:
@@ -96,18 +121,57 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
               "scores": scores, "games": args.games, "seed": args.seed, "env_id": config.env_id,
               "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}
+    if args.homework:
+        if not is_atari(config.env_id):
+            raise UserError("--homework is the Atari notebook's protocol; this checkpoint is for " + config.env_id)
+        per_life_env = make_env(dataclasses.replace(config, noop_max=0), evaluation=True)
+        report["homework_score"], report["homework_per_life"] = homework_score(per_life_env, agent, seed=args.seed)
     if args.json:
         print(json.dumps(report))
     else:
         print(f"{config.env_id}: {args.games} greedy games from {data['path']}: "
               f"mean {report['mean_score']:.1f} +- {report['std_score']:.1f} "
               f"(min {min(scores):.0f}, max {max(scores):.0f})")
+        if args.homework:
+            print(f"homework final score (30 lives, seed {args.seed}, times 5): {report['homework_score']:.1f}")
+
+
+def cmd_record(args: argparse.Namespace) -> None:
+    from dqn.envs import make_env
+    from dqn.recording import record_game
+    from dqn.train import load_agent
+
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} is a file, not a folder")
+    agent, config, data = load_agent(args.path)
+    paths = [args.out / f"game_{i + 1:02d}.mp4" for i in range(args.games)]
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        raise UserError(f"{existing[0]} already exists; choose another --out")
+    args.out.mkdir(parents=True, exist_ok=True)
+    env = make_env(config, evaluation=True, render_mode="rgb_array")
+    for i, path in enumerate(paths):
+        score = record_game(agent, env, path, seed=args.seed + i, t_max=args.t_max)
+        print(f"{path}: score {score:.0f}")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from dqn.benchmark import run_benchmark
+
+    report = run_benchmark(args.steps)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{report['steps_per_s']:.1f} agent steps/s on {report['env_id']} "
+              f"({report['replay_bytes_per_transition']:.0f} replay bytes per transition); "
+              f"time per agent step: " + ", ".join(f"{k} {v:.2f} ms" for k, v in report["ms_per_step"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        {"train": cmd_train, "evaluate": cmd_evaluate}[args.command](args)
+        {"train": cmd_train, "evaluate": cmd_evaluate, "record": cmd_record,
+         "bench": cmd_bench}[args.command](args)
     except UserError as exc:
         print(f"dqn: error: {exc}", file=sys.stderr)
         return 2

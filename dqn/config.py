@@ -28,7 +28,7 @@ class TrainConfig:
     env_id: str = _f("CartPole-v1", "gymnasium environment id")
     seed: int = _f(0, "seed for python, numpy, torch and the environments")
     total_steps: int = _f(50_000, "agent steps to train for")
-    buffer_size: int = _f(50_000, "replay capacity, in transitions")
+    buffer_size: int = _f(50_000, "replay capacity, in transitions (each episode's last frame takes one more slot)")
     learning_starts: int = _f(1_000, "agent steps of random play before the first update")
     batch_size: int = _f(64, "transitions per gradient update")
     learning_rate: float = _f(1e-3, "Adam learning rate")
@@ -42,13 +42,13 @@ class TrainConfig:
     tau: float = _f(1.0, "target update weight: 1 copies the online network, <1 is a Polyak average")
     eps_start: float = _f(1.0, "exploration epsilon at step 0")
     eps_end: float = _f(0.02, "exploration epsilon after the decay")
-    eps_decay_steps: int = _f(10_000, "agent steps over which epsilon decays linearly")
+    eps_decay_steps: int = _f(10_000, "agent steps (counted from step 0) over which epsilon decays linearly")
     double_dqn: bool = _f(True, "pick the next action with the online network (Double DQN)")
     dueling: bool = _f(False, "dueling head: Q = V + A - mean(A)")
     loss: str = _f("huber", "TD loss: 'mse' (the course's formula) or 'huber'")
     max_grad_norm: float = _f(10.0, "gradient norm clip")
     hidden_sizes: tuple[int, ...] = _f((128, 128), "hidden layer widths of the MLP (vector observations)")
-    atari_preprocessing: str = _f("homework", "Atari frames: 'homework' (Breakout crop, red-heavy gray, 64x64) or 'nature' (full screen, luminance, 84x84)")
+    atari_preprocessing: str = _f("nature", "Atari frames: 'nature' (full screen, luminance, 84x84) or 'homework' (Breakout only: crop, red-heavy gray, 64x64)")
     frame_stack: int = _f(4, "Atari frames stacked into one observation")
     clip_rewards: bool = _f(True, "Atari: train on the sign of the reward")
     noop_max: int = _f(30, "Atari: at most this many no-op agent steps at each game start (0 = none)")
@@ -56,6 +56,7 @@ class TrainConfig:
     eval_freq_steps: int = _f(2_000, "agent steps between evaluations (0 = never)")
     eval_games: int = _f(10, "games per evaluation")
     eval_t_max: int = _f(1_000, "agent steps at most in one evaluation game (all lives on Atari)")
+    keep_eval_snapshots: bool = _f(False, "also save the network of every evaluation under snapshots/")
     stop_score: float | None = _f(None, "stop training once an evaluation's mean score reaches this")
     log_freq_steps: int = _f(1_000, "agent steps between rows of metrics.csv")
     checkpoint_freq_steps: int = _f(10_000, "agent steps between checkpoints")
@@ -86,8 +87,12 @@ class TrainConfig:
             raise UserError(f"batch_size ({self.batch_size}) is larger than buffer_size ({self.buffer_size})")
         if self.atari_preprocessing not in ("homework", "nature"):
             raise UserError(f"atari_preprocessing must be 'homework' or 'nature', got {self.atari_preprocessing!r}")
-        if self.buffer_size // self.num_envs < self.frame_stack + self.n_step + 1:
-            raise UserError(f"buffer_size ({self.buffer_size}) is too small for {self.num_envs} envs")
+        if self.seed < 0:
+            raise UserError(f"seed must not be negative, got {self.seed}")
+        if not self.adam_eps > 0:
+            raise UserError(f"adam_eps must be > 0, got {self.adam_eps}")
+        if self.stop_score is not None and self.eval_freq_steps == 0:
+            raise UserError("stop_score needs evaluations: set eval_freq_steps > 0")
         if self.loss not in ("mse", "huber"):
             raise UserError(f"loss must be 'mse' or 'huber', got {self.loss!r}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -103,6 +108,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
+        if not isinstance(data, dict):
+            raise UserError("the checkpoint's config is not a mapping")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -132,6 +139,34 @@ PRESETS: dict[str, dict] = {
         eps_decay_steps=5_000,
         eval_freq_steps=1_000,
         stop_score=475.0,
+    ),
+    # Breakout on a 2-core CPU: the homework's 64x64 frames, a fast epsilon decay, 3-step
+    # returns, Double and Dueling DQN, bfloat16 on both cores.
+    "breakout": dict(
+        env_id="BreakoutNoFrameskip-v4",
+        atari_preprocessing="homework",
+        total_steps=2_000_000,
+        buffer_size=200_000,
+        learning_starts=10_000,
+        batch_size=32,
+        learning_rate=1e-4,
+        adam_eps=1.5e-4,
+        num_envs=4,
+        n_step=3,
+        train_freq_steps=4,
+        target_update_steps=2_000,
+        eps_decay_steps=100_000,
+        eps_end=0.01,
+        dueling=True,
+        max_grad_norm=10.0,
+        eval_freq_steps=25_000,
+        eval_games=5,
+        eval_t_max=10_000,
+        log_freq_steps=5_000,
+        checkpoint_freq_steps=25_000,
+        keep_eval_snapshots=True,
+        torch_threads=2,
+        bf16=True,
     ),
 }
 

@@ -22,13 +22,24 @@ def is_atari(env_id: str) -> bool:
 
 def check_env_id(env_id: str) -> None:
     if is_atari(env_id):
-        import ale_py
-
+        try:
+            import ale_py
+        except ImportError:
+            raise UserError(f"{env_id!r} needs ale-py: pip install ale-py") from None
         gym.register_envs(ale_py)
     try:
         gym.spec(env_id)
     except gym.error.Error as exc:
         raise UserError(f"unknown env id {env_id!r} ({exc})") from None
+
+
+def gym_make(env_id: str, **kwargs) -> gym.Env:
+    """gym.make, with any failure (an unknown id, a missing optional dependency) as one UserError."""
+    check_env_id(env_id)
+    try:
+        return gym.make(env_id, **kwargs)
+    except Exception as exc:  # gymnasium raises many kinds here, e.g. DependencyNotInstalled
+        raise UserError(f"cannot make env {env_id!r}: {exc}") from None
 
 
 def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: bool = True,
@@ -40,12 +51,11 @@ def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: boo
     RecordEpisodeStatistics sits right above the raw env, so info["episode"] carries the raw
     score of the whole game, before life losses and reward clipping.
     """
-    check_env_id(env_id)
     if "NoFrameskip" not in env_id and not env_id.endswith("-v4"):
         # ALE/*-v5 ids skip frames themselves; MaxAndSkip would skip again.
-        env = gym.make(env_id, render_mode=render_mode, frameskip=1, repeat_action_probability=0.0)
+        env = gym_make(env_id, render_mode=render_mode, frameskip=1, repeat_action_probability=0.0)
     else:
-        env = gym.make(env_id, render_mode=render_mode)
+        env = gym_make(env_id, render_mode=render_mode)
     env = gym.wrappers.RecordEpisodeStatistics(env)
     if noop_max > 0:
         env = aw.NoopResetEnv(env, noop_max=noop_max)
@@ -68,12 +78,11 @@ def make_env(config, *, evaluation: bool = False, render_mode: str | None = None
     game is then played as several episodes, until `was_real_done` (see evaluation.py).
     """
     env_id = config.env_id
-    check_env_id(env_id)
     if is_atari(env_id):
         return make_atari_env(env_id, clip_rewards=config.clip_rewards and not evaluation,
                               noop_max=config.noop_max, preprocessing=config.atari_preprocessing,
                               frame_stack=config.frame_stack, render_mode=render_mode)
-    env = gym.make(env_id, render_mode=render_mode)
+    env = gym_make(env_id, render_mode=render_mode)
     if not isinstance(env.action_space, gym.spaces.Discrete):
         env.close()
         raise UserError(f"env {env_id!r} has action space {env.action_space}; DQN needs a discrete one")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _game_over(env) -> bool:
+def game_over(env) -> bool:
     """True unless an EpisodicLifeEnv in the stack says only a life was lost."""
     try:
         return bool(env.get_wrapper_attr("was_real_done"))
@@ -13,26 +13,37 @@ def _game_over(env) -> bool:
         return True
 
 
+def start_new_game(env, seed: int | None = None):
+    """Reset to a new game, even if the last one was cut short with lives left."""
+    # without an EpisodicLifeEnv in the stack this sets nothing: every reset starts a new game
+    env.set_wrapper_attr("was_real_done", True, force=False)
+    return env.reset(seed=seed)
+
+
 def play_episodes(env, agent, n_games: int = 1, greedy: bool = False, t_max: int = 10_000,
-                  seed: int | None = None, full_games: bool = False) -> list[float]:
+                  seed: int | None = None, full_games: bool = False, on_step=None) -> list[float]:
     """Return the reward sum of each of n_games episodes, each at most t_max steps.
 
-    An episode ends when the env says terminated or truncated. With full_games, an episode
-    that only lost a life (EpisodicLifeEnv) goes on into the next one until the game is over,
-    and t_max counts the steps of the whole game. With a seed, the first reset is seeded and
-    the rest follow from it, so the same seed plays the same games.
+    An episode ends when the env says terminated or truncated. With full_games, each game
+    starts fresh, an episode that only lost a life (EpisodicLifeEnv) goes on into the next one
+    until the game is over, and t_max counts the steps of the whole game. With a seed, the
+    first reset is seeded and the rest follow from it, so the same seed plays the same games.
+    on_step(score, step) is called after every step, e.g. to record a video.
     """
     scores = []
     for game in range(n_games):
-        state, _ = env.reset(seed=seed if game == 0 else None)
+        game_seed = seed if game == 0 else None
+        state, _ = start_new_game(env, game_seed) if full_games else env.reset(seed=game_seed)
         score = 0.0
-        for _ in range(t_max):
+        for step in range(t_max):
             qvalues = agent.get_qvalues(state[None])
             action = qvalues.argmax(axis=-1)[0] if greedy else agent.sample_actions(qvalues)[0]
             state, reward, terminated, truncated, _ = env.step(int(action))
             score += float(reward)
+            if on_step is not None:
+                on_step(score, step + 1)
             if terminated or truncated:
-                if not full_games or _game_over(env):
+                if not full_games or game_over(env):
                     break
                 state, _ = env.reset()
         scores.append(score)
@@ -43,3 +54,15 @@ def evaluate(env, agent, n_games: int = 1, greedy: bool = False, t_max: int = 10
              seed: int | None = None) -> float:
     """The course's evaluate: the mean reward over n_games episodes."""
     return float(np.mean(play_episodes(env, agent, n_games, greedy, t_max, seed)))
+
+
+def homework_score(env, agent, seed: int = 9, n_lives: int = 30, t_max: int = 10_000,
+                   lives_per_game: int = 5) -> tuple[float, list[float]]:
+    """The course's final score: the mean of n_lives one-life episodes of greedy play, times 5.
+
+    env must end an episode at each lost life (EpisodicLifeEnv) and give raw rewards. As in the
+    notebook, it is seeded by one reset and the episodes follow from there.
+    """
+    env.reset(seed=seed)
+    per_life = play_episodes(env, agent, n_lives, greedy=True, t_max=t_max)
+    return float(np.mean(per_life)) * lives_per_game, per_life

@@ -24,17 +24,15 @@ def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: to
 
 
 def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor,
-            kind: str = "mse") -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (mean loss, per-sample TD errors) of Q(s, a) against fixed targets."""
+            kind: str = "mse") -> torch.Tensor:
+    """The mean loss of Q(s, a) against fixed targets."""
     predicted = q_values.gather(1, actions.long().unsqueeze(1)).squeeze(1)
     targets = targets.detach()
     if kind == "mse":
-        loss = F.mse_loss(predicted, targets)
-    elif kind == "huber":
-        loss = F.smooth_l1_loss(predicted, targets)
-    else:
-        raise ValueError(f"unknown loss {kind!r}")
-    return loss, (targets - predicted).detach()
+        return F.mse_loss(predicted, targets)
+    if kind == "huber":
+        return F.smooth_l1_loss(predicted, targets)
+    raise ValueError(f"unknown loss {kind!r}")
 
 
 def compute_td_loss(states, actions, rewards, next_states, is_done, agent, target_network,
@@ -56,7 +54,7 @@ def compute_td_loss(states, actions, rewards, next_states, is_done, agent, targe
         predicted_next_qvalues = target_network(next_states)
         next_online = agent(next_states) if double else None
     targets = td_targets(rewards, gamma * (1.0 - is_done), predicted_next_qvalues, next_online)
-    loss, _ = td_loss(predicted_qvalues, actions, targets, kind="mse")
+    loss = td_loss(predicted_qvalues, actions, targets, kind="mse")
 
     if check_shapes:
         assert predicted_next_qvalues.dim() == 2, "make sure you predicted q-values for all actions in next state"

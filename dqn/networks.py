@@ -63,6 +63,9 @@ class QNetwork(nn.Module):
         self.head = DuelingHead(features, n_actions) if dueling else nn.Linear(features, n_actions)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if obs.dtype == torch.uint8:
-            obs = obs.float() / 255.0
-        return self.head(self.body(obs))
+        obs = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()
+        features = self.body(obs)
+        # The head stays in float32 under bfloat16 autocast: bf16 would round close Q-values
+        # into ties, and argmax would then favour action 0.
+        with torch.autocast(features.device.type, enabled=False):
+            return self.head(features.float())

@@ -1,8 +1,8 @@
-"""Experience replay: a fixed-size FIFO of (s, a, r, s', done) with uniform sampling.
+"""Experience replay, uniform sampling from fixed-size FIFO storage.
 
-Preallocated numpy arrays rather than a list of tuples: sampling is one fancy-index per
-field, and memory is known up front. `done` is the `terminated` flag only, so that
-transitions cut by a time limit still bootstrap from s'.
+ReplayBuffer is the course's interface (add(s, a, r, s', done), sample, len), used by the
+notebooks: it stores whole observations. FrameReplay is the training loop's: it stores each
+frame once and rebuilds frame stacks and n-step returns at sample time.
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ import numpy as np
 
 
 class ReplayBuffer:
+    """A FIFO of (s, a, r, s', done) in preallocated arrays: sampling is one index per field.
+
+    `done` should be the `terminated` flag only, so that transitions cut by a time limit
+    still bootstrap from s'.
+    """
+
     def __init__(self, size: int, seed: int | None = None):
         if size <= 0:
             raise ValueError(f"replay size must be positive, got {size}")

@@ -33,7 +33,10 @@ METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilo
 
 
 class TrainingDiverged(UserError):
-    """The loss or the Q-values stopped being finite numbers."""
+    """The loss stopped being a finite number."""
+
+# Evaluation games get seeds of their own, apart from the training envs' seed + 0 .. num_envs - 1.
+EVAL_SEED_OFFSET = 10_000
 
 
 @dataclass
@@ -54,6 +57,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def numpy_global_rng_state() -> dict:
+    """np.random's state as plain Python values, so checkpoints load with weights_only=True."""
+    state = np.random.get_state(legacy=False)
+    state["state"]["key"] = state["state"]["key"].tolist()
+    return state
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -65,11 +75,12 @@ def build_agent(config: TrainConfig, obs_shape, n_actions: int) -> DQNAgent:
                     dueling=config.dueling, seed=config.seed)
 
 
-def prepare_run_dir(run_dir: Path) -> None:
+def check_run_dir(run_dir: Path) -> None:
     """Refuse to write into a folder that already holds a run: never overwrite one silently."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir} is a file, not a run folder; choose another --out")
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(f"run folder {run_dir} already exists and is not empty; choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def multiples_crossed(before: int, after: int, every: int) -> int:
@@ -81,6 +92,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True):
         self.config = cfg = config.validate()
         self.run_dir = Path(run_dir)
+        check_run_dir(self.run_dir)  # before anything slow: a taken folder fails at once
         self.progress = progress
         self.device = resolve_device(cfg.device)
 
@@ -96,9 +108,12 @@ class Trainer:
         if needed > 0.9 * available_ram_bytes():
             raise UserError(f"a replay of {cfg.buffer_size} transitions needs {needed / 1e9:.1f} GB, "
                             f"more than the {available_ram_bytes() / 1e9:.1f} GB of RAM available")
-        self.replay = FrameReplay(cfg.buffer_size, space.shape, space.dtype, stack=stack,
-                                  num_envs=cfg.num_envs, n_step=cfg.n_step, gamma=cfg.gamma,
-                                  seed=cfg.seed)
+        try:
+            self.replay = FrameReplay(cfg.buffer_size, space.shape, space.dtype, stack=stack,
+                                      num_envs=cfg.num_envs, n_step=cfg.n_step, gamma=cfg.gamma,
+                                      seed=cfg.seed)
+        except ValueError as exc:
+            raise UserError(f"buffer_size: {exc}") from None
         self.agent = build_agent(cfg, space.shape, n_actions).to(self.device)
         self.target = copy.deepcopy(self.agent).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.learning_rate,
@@ -129,10 +144,10 @@ class Trainer:
                 next_q_target = self.target(next_obs).float()
                 next_q_online = self.agent(next_obs).float() if cfg.double_dqn else None
         targets = td_targets(returns, discounts, next_q_target, next_q_online)
-        loss, _ = td_loss(q_values, actions, targets, kind=cfg.loss)
+        loss = td_loss(q_values, actions, targets, kind=cfg.loss)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss became {loss.item()} at agent step {self.step}; "
-                                   "the last good checkpoint is kept")
+                                   "checkpoint.pt, if any, is from before")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
@@ -155,6 +170,7 @@ class Trainer:
         """Actions for all envs: uniform before learning starts, then epsilon-greedy."""
         cfg = self.config
         if self.step < cfg.learning_starts:
+            self.agent.epsilon = 1.0
             return self.agent.rng.integers(self.agent.n_actions, size=len(obs))
         self.agent.epsilon = linear_decay(cfg.eps_start, cfg.eps_end, self.step, cfg.eps_decay_steps)
         with self.autocast():
@@ -163,7 +179,8 @@ class Trainer:
 
     def evaluate(self) -> list[float]:
         return play_episodes(self.eval_env, self.agent, self.config.eval_games, greedy=True,
-                             t_max=self.config.eval_t_max, seed=self.config.seed + 1, full_games=True)
+                             t_max=self.config.eval_t_max, seed=self.config.seed + EVAL_SEED_OFFSET,
+                             full_games=True)
 
     # --- saving ---------------------------------------------------------------------------
     def model_state(self) -> dict:
@@ -175,7 +192,7 @@ class Trainer:
         state = self.model_state()
         state.update(target=self.target.state_dict(), optimizer=self.optimizer.state_dict(),
                      updates=self.updates, best_eval=self.best_eval,
-                     rng={"python": random.getstate(), "numpy": np.random.get_state(),
+                     rng={"python": random.getstate(), "numpy": numpy_global_rng_state(),
                           "torch": torch.get_rng_state(),
                           "agent": self.agent.rng.bit_generator.state})
         checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
@@ -198,7 +215,7 @@ class Trainer:
 
     def train(self) -> TrainResult:
         cfg = self.config
-        prepare_run_dir(self.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(self.run_dir / "config.json")
         from torch.utils.tensorboard import SummaryWriter
 
@@ -254,6 +271,10 @@ class Trainer:
                         scores = self.evaluate()
                         row["eval_mean"] = round(float(np.mean(scores)), 3)
                         row["eval_std"] = round(float(np.std(scores)), 3)
+                        if cfg.keep_eval_snapshots:
+                            (self.run_dir / "snapshots").mkdir(exist_ok=True)
+                            checkpoint.save_atomic(self.model_state(),
+                                                   self.run_dir / "snapshots" / f"step_{self.step:08d}.pt")
                         if self.best_eval is None or row["eval_mean"] > self.best_eval:
                             self.best_eval = row["eval_mean"]
                             checkpoint.save_atomic(self.model_state(), self.run_dir / "best.pt")
@@ -303,7 +324,7 @@ def load_agent(path: Path) -> tuple[DQNAgent, TrainConfig, dict]:
     agent = build_agent(config, tuple(data["obs_shape"]), int(data["n_actions"]))
     try:
         agent.load_state_dict(data["network"])
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         raise UserError(f"checkpoint {path} does not match its own architecture: {str(exc).splitlines()[0]}") from None
     agent.eval()
     data["path"] = path

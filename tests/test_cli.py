@@ -82,11 +82,21 @@ def assert_one_line_error(result, *needles):
     (["--batch-size", "100", "--buffer-size", "10"], "batch_size (100) is larger than buffer_size (10)"),
     (["--total-steps", "-5"], "total_steps must be positive"),
     (["--no-such-flag"], "--no-such-flag"),
+    (["--seed", "-1"], "seed must not be negative"),
+    (["--adam-eps", "0"], "adam_eps must be > 0"),
+    (["--stop-score", "10", "--eval-freq-steps", "0"], "stop_score needs evaluations"),
 ])
 def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, needle):
     result = dqn("train", "--out", tmp_path / "run", *args)
     assert_one_line_error(result, needle)
     assert not (tmp_path / "run").exists()
+
+
+def test_out_that_is_a_file_is_refused(tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    assert_one_line_error(dqn("train", "--out", taken, *SMOKE_FLAGS), "is a file")
+    assert taken.read_text() == "mine"
 
 
 def test_existing_run_folder_is_never_overwritten(run_dir):
@@ -100,14 +110,18 @@ def test_bad_evaluate_input(tmp_path, run_dir):
     assert_one_line_error(dqn("evaluate", tmp_path / "missing"), "no checkpoint at")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint at all")
-    assert_one_line_error(dqn("evaluate", garbage), "truncated or corrupted")
+    assert_one_line_error(dqn("evaluate", garbage), "truncated, corrupted")
     data = (run_dir / "checkpoint.pt").read_bytes()
     # a torch checkpoint is a zip archive; cutting it at different points fails in different ways
     for fraction in (0.1, 0.5, 0.9, 0.999):
         truncated = tmp_path / f"truncated{fraction}.pt"
         truncated.write_bytes(data[: int(len(data) * fraction)])
-        assert_one_line_error(dqn("evaluate", truncated), "truncated or corrupted")
-    assert_one_line_error(dqn("evaluate", run_dir, "--games", "0"), "--games must be positive")
+        assert_one_line_error(dqn("evaluate", truncated), "truncated, corrupted")
+    assert_one_line_error(dqn("evaluate", run_dir, "--games", "0"), "--games: must be positive")
+    assert_one_line_error(dqn("evaluate", run_dir, "--seed", "-1"), "--seed: must be in")
+    not_ours = tmp_path / "not_ours.pt"
+    torch.save({"weights": torch.zeros(3)}, not_ours)
+    assert_one_line_error(dqn("evaluate", not_ours), "not a dqn checkpoint (no config, network")
     empty = tmp_path / "empty_dir"
     empty.mkdir()
     assert_one_line_error(dqn("evaluate", empty), "neither best.pt nor checkpoint.pt")

@@ -1,0 +1,57 @@
+"""Training throughput on Breakout with the Nature DQN settings SB3 and CleanRL use by default.
+
+84x84 luminance frames, the Nature CNN, batch 32, one update per 4 agent steps, learning from
+agent step 1,000, plain DQN (no Double, Dueling or n-step), so the work per step is the same
+as theirs; the engine (batched acting over 4 envs, bfloat16, 2 threads) is this project's.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+
+from dqn.config import preset_config
+from dqn.train import Trainer
+
+WARMUP_STEPS = 1_000
+
+
+def bench_config(steps: int):
+    total = WARMUP_STEPS + -(-steps // WARMUP_STEPS) * WARMUP_STEPS  # whole log rows
+    return preset_config(
+        "breakout", atari_preprocessing="nature", batch_size=32, train_freq_steps=4,
+        gradient_steps=1, learning_starts=WARMUP_STEPS, total_steps=total, buffer_size=100_000,
+        double_dqn=False, dueling=False, n_step=1, eval_freq_steps=0,
+        log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False)
+
+
+def run_benchmark(steps: int) -> dict:
+    """Train for WARMUP + steps agent steps and time the part after warm-up."""
+    config = bench_config(steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(config, Path(tmp) / "run", progress=False)
+        trainer.train()
+        with open(Path(tmp) / "run" / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+    start = next(r for r in rows if int(r["step"]) == WARMUP_STEPS)
+    end = rows[-1]
+    timed_steps = int(end["step"]) - WARMUP_STEPS
+    seconds = float(end["wall_s"]) - float(start["wall_s"])
+    updates = int(end["updates"]) - int(start["updates"])
+    phases = {name: float(end[f"time_{name}_s"]) - float(start[f"time_{name}_s"])
+              for name in ("env", "act", "sample", "update")}
+    ms_per_step = {name: 1000 * t / timed_steps for name, t in phases.items()}
+    ms_per_step["other"] = 1000 * seconds / timed_steps - sum(ms_per_step.values())
+    return {
+        "env_id": config.env_id,
+        "steps": timed_steps,
+        "updates": updates,
+        "seconds": seconds,
+        "steps_per_s": timed_steps / seconds,
+        "ms_per_update": 1000 * phases["update"] / max(updates, 1),
+        "ms_per_step": ms_per_step,
+        "replay_bytes_per_transition": trainer.replay.bytes_per_transition,
+        "frame_bytes": int(trainer.replay.frames[0, 0].nbytes),
+        "num_envs": config.num_envs, "bf16": config.bf16, "torch_threads": config.torch_threads,
+    }

@@ -1,0 +1,150 @@
+"""The Breakout env stack, preprocessing, recording and a Breakout training smoke run, on the real ALE."""
+
+import json
+import subprocess
+import sys
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from dqn import atari_wrappers as aw
+from dqn.config import preset_config
+from dqn.envs import make_atari_env, make_env
+
+ENV_ID = "BreakoutNoFrameskip-v4"
+
+
+def follow_ball(env) -> int:
+    """A policy that scores: move the paddle under the ball (RAM 99 = ball x, 72 = paddle x)."""
+    ram = env.unwrapped.ale.getRAM()
+    ball, paddle = int(ram[99]), int(ram[72]) + 8
+    return 2 if ball > paddle + 4 else 3 if ball < paddle - 4 else 0
+
+
+def test_preprocessing_passes_the_seed_asserts():
+    import gymnasium as gym
+
+    env = aw.PreprocessAtariObs(gym.make(ENV_ID))
+    env.reset(seed=0)
+    obs, *_ = env.step(1)
+    assert obs.ndim == 3 and obs.shape == env.observation_space.shape == (1, 64, 64)
+    assert obs.dtype == "float32"
+    assert len(np.unique(obs)) > 2
+    assert 0 <= obs.min() and obs.max() <= 1
+    assert obs.max() >= 0.5 and obs.mean() >= 0.1
+
+
+def test_uint8_frames_are_the_float_frames_in_bytes():
+    import gymnasium as gym
+
+    as_float = aw.PreprocessAtariObs(gym.make(ENV_ID))
+    as_bytes = aw.PreprocessAtariObs(gym.make(ENV_ID), dtype=np.uint8)
+    a, _ = as_float.reset(seed=3)
+    b, _ = as_bytes.reset(seed=3)
+    assert b.dtype == np.uint8
+    assert np.abs(b / 255.0 - a).max() <= 0.5 / 255 + 1e-6
+
+
+def test_life_loss_ends_the_episode_not_the_game():
+    env = make_atari_env(ENV_ID, noop_max=0)
+    env.reset(seed=0)
+    ale = env.unwrapped.ale
+    for step in range(2_000):
+        _, _, terminated, truncated, _ = env.step(0)  # never move: the served ball is missed
+        if terminated:
+            break
+    assert terminated and ale.lives() == 4, "FIRE at reset must have served the ball"
+    frame = ale.getEpisodeFrameNumber()
+    env.reset()
+    assert ale.lives() == 4 and ale.getEpisodeFrameNumber() > frame  # the same game goes on
+
+
+def test_reward_clipping_on_and_off():
+    totals = {}
+    for clip in (True, False):
+        env = make_atari_env(ENV_ID, clip_rewards=clip, noop_max=0)
+        env.reset(seed=0)
+        rewards = []
+        for _ in range(3_000):
+            _, reward, terminated, truncated, _ = env.step(follow_ball(env))
+            rewards.append(reward)
+            if terminated or truncated:
+                env.reset()
+        totals[clip] = np.array(rewards)
+    assert set(np.unique(totals[True])) <= {0.0, 1.0}
+    assert totals[False].max() > 1  # higher bricks are worth 4 and 7 raw points
+    # the same play: clipping keeps where the points fell and drops how many
+    assert np.array_equal(totals[True], np.sign(totals[False]))
+
+
+def test_frame_stack_order_newest_last():
+    env = make_atari_env(ENV_ID, noop_max=0)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 64, 64) and obs.dtype == np.uint8
+    assert not obs[:3].any() and obs[3].any()  # zeros before the first frame
+    for _ in range(5):
+        next_obs, *_ = env.step(2)
+        assert np.array_equal(next_obs[:3], obs[1:])
+        obs = next_obs
+
+
+def test_make_env_same_seed_same_observations():
+    config = preset_config("breakout", noop_max=30)
+
+    def first_observations(seed):
+        env = make_env(config)
+        frames = [env.reset(seed=seed)[0]]
+        frames += [env.step(a)[0] for a in (2, 2, 3, 0, 3, 2)]
+        return np.stack(frames), env.unwrapped.ale.getEpisodeFrameNumber()
+
+    a, frame_a = first_observations(11)
+    b, frame_b = first_observations(11)
+    assert np.array_equal(a, b) and frame_a == frame_b
+    # the seed decides the number of no-ops at the start
+    assert len({first_observations(s)[1] for s in range(5)}) > 1
+
+
+@pytest.fixture(scope="module")
+def breakout_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("breakout") / "run"
+    flags = ["--total-steps", "400", "--learning-starts", "200", "--buffer-size", "2000",
+             "--eval-freq-steps", "400", "--eval-games", "1", "--eval-t-max", "300",
+             "--log-freq-steps", "100", "--checkpoint-freq-steps", "200", "--quiet"]
+    result = subprocess.run([sys.executable, "-m", "dqn", "train", "--preset", "breakout", "--out", str(out), *flags],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_breakout_training_smoke(breakout_run):
+    import csv
+
+    rows = list(csv.DictReader(open(breakout_run / "metrics.csv")))
+    # 4 envs: 4 agent steps per round; one update per 4 agent steps once 200 are played
+    assert [int(r["step"]) for r in rows] == [100, 200, 300, 400]
+    assert [int(r["updates"]) for r in rows] == [0, 0, 25, 50]
+    assert rows[-1]["eval_mean"] != ""
+    assert (breakout_run / "snapshots" / "step_00000400.pt").is_file()
+    config = json.loads((breakout_run / "config.json").read_text())
+    assert config["env_id"] == ENV_ID and config["num_envs"] == 4
+
+
+def test_record_writes_a_playable_mp4(breakout_run, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "dqn", "record", str(breakout_run), "--out", str(tmp_path / "v"),
+                             "--t-max", "150"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    video = tmp_path / "v" / "game_01.mp4"
+    reader = imageio_ffmpeg.read_frames(str(video))
+    meta = next(reader)
+    frames = sum(1 for _ in reader)
+    assert meta["codec"] == "h264" and meta["size"] == (320, 444)
+    assert 50 <= frames <= 151  # one frame per agent step, plus the first
+    again = subprocess.run([sys.executable, "-m", "dqn", "record", str(breakout_run), "--out", str(tmp_path / "v")],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    into_file = subprocess.run([sys.executable, "-m", "dqn", "record", str(breakout_run), "--out", str(a_file)],
+                               capture_output=True, text=True, timeout=300)
+    assert into_file.returncode == 2 and "is a file" in into_file.stderr
