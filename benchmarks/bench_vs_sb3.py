@@ -20,6 +20,8 @@ WARMUP_STEPS = 1_000
 
 
 def sb3_steps_per_s(steps: int) -> float:
+    import ale_py
+    import gymnasium as gym
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_atari_env
@@ -31,6 +33,7 @@ def sb3_steps_per_s(steps: int) -> float:
                 self.start = time.perf_counter()
             return True
 
+    gym.register_envs(ale_py)
     env = VecFrameStack(make_atari_env("BreakoutNoFrameskip-v4", n_envs=1, seed=0), n_stack=4)
     model = DQN("CnnPolicy", env, buffer_size=100_000, learning_starts=WARMUP_STEPS, batch_size=32,
                 train_freq=4, gradient_steps=1, target_update_interval=1_000, seed=0, verbose=0)

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train an agent and write a run folder")
-    train.add_argument("--preset", default="cartpole", help=f"starting config: {', '.join(sorted(PRESETS))}")
+    train.add_argument("--preset", default="breakout", help=f"starting config: {', '.join(sorted(PRESETS))} (default: breakout)")
     train.add_argument("--out", type=Path, help="run folder to create (default: runs/PRESET-seedS-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)

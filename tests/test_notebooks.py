@@ -36,6 +36,8 @@ def test_debug_notebook_passes_its_final_check():
     assert images >= 3  # the rendered env, the training plots, the value scatter
 
 
+@pytest.mark.skipif(not (ROOT / "models" / "breakout" / "best.pt").is_file(),
+                    reason="the main notebook's final score needs the pretrained agent in models/breakout")
 def test_main_notebook_smoke_run_passes_every_assert():
     notebook = execute("homework_pytorch_main.ipynb", smoke=True)
     text = outputs_text(notebook)
