@@ -6,6 +6,8 @@ import contextlib
 import copy
 import csv
 import random
+import signal
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -81,6 +83,10 @@ def check_run_dir(run_dir: Path) -> None:
         raise UserError(f"{run_dir} is a file, not a run folder; choose another --out")
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(f"run folder {run_dir} already exists and is not empty; choose another --out")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM ends a run the way Ctrl-C does: with a saved checkpoint
 
 
 def multiples_crossed(before: int, after: int, every: int) -> int:
@@ -231,6 +237,7 @@ class Trainer:
         start = time.perf_counter()
         last_log_time, last_log_step = start, 0
         obs = np.stack([env.reset(seed=cfg.seed + i)[0] for i, env in enumerate(self.envs)])
+        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         bar = tqdm(total=cfg.total_steps, disable=not self.progress, unit="step", dynamic_ncols=True)
         try:
             while self.step < cfg.total_steps:
@@ -295,8 +302,10 @@ class Trainer:
                 if stopped_early:
                     break
         except KeyboardInterrupt:
-            bar.write(f"interrupted at agent step {self.step}; saving a checkpoint")
+            bar.write(f"interrupted at agent step {self.step}; saving {self.run_dir / 'checkpoint.pt'}",
+                      file=sys.stderr)
         finally:
+            signal.signal(signal.SIGTERM, previous_sigterm)
             bar.close()
             metrics_file.close()
             writer.close()

@@ -125,3 +125,24 @@ def test_bad_evaluate_input(tmp_path, run_dir):
     empty = tmp_path / "empty_dir"
     empty.mkdir()
     assert_one_line_error(dqn("evaluate", empty), "neither best.pt nor checkpoint.pt")
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupted_training_saves_a_checkpoint(tmp_path, sig):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "dqn", "train", "--preset", "cartpole", "--out", str(out),
+                                "--total-steps", "1000000", "--stop-score", "1e9", "--log-freq-steps", "100"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "metrics.csv").is_file() or (out / "metrics.csv").read_text().count("\n") < 3:
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.2)
+    process.send_signal(getattr(signal, sig))
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "interrupted at agent step" in stderr and "trained" in stdout
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert 200 <= saved["step"] < 1_000_000
