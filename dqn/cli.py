@@ -106,16 +106,24 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"run folder: {result.run_dir}  (evaluate with: dqn evaluate {result.run_dir})")
 
 
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    from dqn.envs import is_atari, make_env
-    from dqn.evaluation import homework_score, play_episodes
+def load_agent_and_env(path: Path, render_mode: str | None = None):
+    """The agent of a run folder or checkpoint, and an evaluation env it can play."""
+    from dqn.envs import make_env
     from dqn.train import load_agent
 
-    agent, config, data = load_agent(args.path)
-    env = make_env(config, evaluation=True)
+    agent, config, data = load_agent(path)
+    env = make_env(config, evaluation=True, render_mode=render_mode)
     if env.observation_space.shape != agent.state_shape or env.action_space.n != agent.n_actions:
         raise UserError(f"checkpoint {data['path']} was trained for other observations or actions "
                         f"than {config.env_id} has")
+    return agent, config, data, env
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from dqn.envs import is_atari, make_env
+    from dqn.evaluation import homework_score, play_episodes
+
+    agent, config, data, env = load_agent_and_env(args.path)
     scores = play_episodes(env, agent, args.games, greedy=True, t_max=args.t_max, seed=args.seed,
                            full_games=True)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
@@ -137,19 +145,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> None:
-    from dqn.envs import make_env
     from dqn.recording import record_game
-    from dqn.train import load_agent
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-    agent, config, data = load_agent(args.path)
+    agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array")
     paths = [args.out / f"game_{i + 1:02d}.mp4" for i in range(args.games)]
     existing = [p for p in paths if p.exists()]
     if existing:
         raise UserError(f"{existing[0]} already exists; choose another --out")
     args.out.mkdir(parents=True, exist_ok=True)
-    env = make_env(config, evaluation=True, render_mode="rgb_array")
     for i, path in enumerate(paths):
         score = record_game(agent, env, path, seed=args.seed + i, t_max=args.t_max)
         print(f"{path}: score {score:.0f}")

@@ -113,6 +113,10 @@ class FrameReplay:
     following slot. The last frame of an episode gets a slot of its own with has_next False.
     """
 
+    # per slot, beside its frame; bytes_needed sizes the buffer from these same dtypes
+    SLOT_FIELDS = {"actions": np.int64, "rewards": np.float32, "terminated": bool, "first": bool,
+                   "has_next": bool}
+
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype, stack: int = 1,
                  num_envs: int = 1, n_step: int = 1, gamma: float = 0.99, seed: int | None = None):
         if obs_shape[0] % stack:
@@ -124,11 +128,8 @@ class FrameReplay:
         self.frame_shape = (obs_shape[0] // stack, *obs_shape[1:])
         shape = (num_envs, self.ring)
         self.frames = np.zeros(shape + self.frame_shape, dtype=obs_dtype)
-        self.actions = np.zeros(shape, dtype=np.int64)
-        self.rewards = np.zeros(shape, dtype=np.float32)
-        self.terminated = np.zeros(shape, dtype=bool)
-        self.first = np.zeros(shape, dtype=bool)
-        self.has_next = np.zeros(shape, dtype=bool)
+        for name, dtype in self.SLOT_FIELDS.items():
+            setattr(self, name, np.zeros(shape, dtype=dtype))
         self.cursor = np.zeros(num_envs, dtype=np.int64)  # next slot to write, per ring
         self.filled = np.zeros(num_envs, dtype=np.int64)  # slots written, up to ring
         self.open = np.zeros(num_envs, dtype=bool)  # the newest slot is the env's current state
@@ -137,11 +138,11 @@ class FrameReplay:
     @staticmethod
     def bytes_needed(capacity: int, obs_shape, obs_dtype, stack: int) -> int:
         frame = int(np.prod(obs_shape)) // stack * np.dtype(obs_dtype).itemsize
-        return capacity * (frame + 8 + 4 + 3)
+        return capacity * (frame + sum(np.dtype(t).itemsize for t in FrameReplay.SLOT_FIELDS.values()))
 
     @property
     def bytes_per_transition(self) -> float:
-        arrays = [self.frames, self.actions, self.rewards, self.terminated, self.first, self.has_next]
+        arrays = [self.frames] + [getattr(self, name) for name in self.SLOT_FIELDS]
         return sum(a.nbytes for a in arrays) / (self.num_envs * self.ring)
 
     def __len__(self) -> int:

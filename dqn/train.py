@@ -111,9 +111,10 @@ class Trainer:
         stack = cfg.frame_stack if len(space.shape) == 3 else 1
 
         needed = FrameReplay.bytes_needed(cfg.buffer_size, space.shape, space.dtype, stack)
-        if needed > 0.9 * available_ram_bytes():
+        available = available_ram_bytes()
+        if needed > 0.9 * available:
             raise UserError(f"a replay of {cfg.buffer_size} transitions needs {needed / 1e9:.1f} GB, "
-                            f"more than the {available_ram_bytes() / 1e9:.1f} GB of RAM available")
+                            f"more than the {available / 1e9:.1f} GB of RAM available")
         try:
             self.replay = FrameReplay(cfg.buffer_size, space.shape, space.dtype, stack=stack,
                                       num_envs=cfg.num_envs, n_step=cfg.n_step, gamma=cfg.gamma,
