@@ -15,18 +15,24 @@ from dqn.errors import UserError
 REQUIRED_KEYS = ("config", "network", "step", "obs_shape", "n_actions")
 
 
-def save_atomic(obj, path: Path) -> None:
-    """Write to a temporary file beside path, flush it to disk, then rename over path.
+def write_atomic(path: Path, write) -> None:
+    """Call write(file) on a temporary file beside path, flush it to disk, then rename it over path.
 
-    The rename is atomic, so path always holds either the previous complete file or the new one.
+    The rename is atomic, so path always holds either the previous complete file or the new one;
+    a kill mid-write leaves only the temporary file behind.
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        torch.save(obj, f)
+        write(f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def save_atomic(obj, path: Path) -> None:
+    """torch.save, atomically (see write_atomic)."""
+    write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def load(path: Path) -> dict:

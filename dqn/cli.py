@@ -61,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train an agent and write a run folder")
-    train.add_argument("--preset", default="breakout", help=f"starting config: {', '.join(sorted(PRESETS))} (default: breakout)")
+    train.add_argument("--preset", help=f"starting config: {', '.join(sorted(PRESETS))} (default: breakout)")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                       help="go on with this run from its checkpoint, with its own config "
+                            "(only --total-steps may change)")
     train.add_argument("--out", type=Path, help="run folder to create (default: runs/PRESET-seedS-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)
@@ -91,15 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.train import train
+    from dqn.train import resume, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
-    if "hidden_sizes" in overrides:
-        overrides["hidden_sizes"] = tuple(overrides["hidden_sizes"])
-    config = preset_config(args.preset, **overrides).validate()
-    out = args.out or Path("runs") / f"{args.preset}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = train(config, out, progress=not args.quiet)
+    if args.resume is not None:
+        others = sorted(set(overrides) - {"total_steps"}) + [name for name in ("preset", "out")
+                                                             if getattr(args, name) is not None]
+        if others:
+            raise UserError(f"--resume goes on with the run's own config; only --total-steps may change, "
+                            f"not --{others[0].replace('_', '-')}")
+        result = resume(args.resume, overrides.get("total_steps"), progress=not args.quiet)
+    else:
+        if "hidden_sizes" in overrides:
+            overrides["hidden_sizes"] = tuple(overrides["hidden_sizes"])
+        preset = args.preset or "breakout"
+        config = preset_config(preset, **overrides).validate()
+        out = args.out or Path("runs") / f"{preset}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = train(config, out, progress=not args.quiet)
     best = "none" if result.best_eval is None else f"{result.best_eval:.1f}"
     print(f"trained {result.steps} agent steps ({result.updates} updates) in {result.wall_s:.1f} s; "
           f"best evaluation score {best}{' (reached stop score)' if result.stopped_early else ''}")

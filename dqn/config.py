@@ -60,6 +60,8 @@ class TrainConfig:
     stop_score: float | None = _f(None, "stop training once an evaluation's mean score reaches this")
     log_freq_steps: int = _f(1_000, "agent steps between rows of metrics.csv")
     checkpoint_freq_steps: int = _f(10_000, "agent steps between checkpoints")
+    save_replay: bool = _f(False, "also save the replay buffer with each checkpoint, for an exact resume "
+                                  "(it takes about a frame's bytes per transition on disk)")
     torch_threads: int = _f(1, "torch intra-op threads (small networks run fastest on one)")
     device: str = _f("auto", "'auto', 'cpu' or 'cuda'")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import gymnasium as gym
 import numpy as np
 
@@ -91,3 +93,21 @@ def make_env(config, *, evaluation: bool = False, render_mode: str | None = None
         raise UserError(f"env {env_id!r} has observations of shape {env.observation_space.shape}; "
                         "only vector observations and Atari screens are supported")
     return gym.wrappers.RecordEpisodeStatistics(env)
+
+
+def env_state(env: gym.Env) -> bytes:
+    """Everything needed to go on exactly where env is: its wrapper chain pickled, plus what
+    pickling an Atari env loses (ale-py rebuilds the emulator from its constructor arguments):
+    the emulator state with its RNG, and the env's np_random."""
+    raw = env.unwrapped
+    emulator = raw.clone_state(include_rng=True) if hasattr(raw, "clone_state") else None
+    return pickle.dumps((env, emulator, raw.np_random.bit_generator.state))
+
+
+def restore_env(state: bytes) -> gym.Env:
+    """The env saved by env_state, in the same state."""
+    env, emulator, rng_state = pickle.loads(state)
+    if emulator is not None:
+        env.unwrapped.restore_state(emulator)
+    env.unwrapped.np_random.bit_generator.state = rng_state
+    return env

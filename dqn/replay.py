@@ -7,9 +7,13 @@ frame once and rebuilds frame stacks and n-step returns at sample time.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from dqn.checkpoint import write_atomic
 
 
 class ReplayBuffer:
@@ -220,6 +224,18 @@ class FrameReplay:
     def state_dict(self) -> dict:
         names = ["frames", "actions", "rewards", "terminated", "first", "has_next", "cursor", "filled", "open"]
         return {**{n: getattr(self, n) for n in names}, "rng": self._rng.bit_generator.state}
+
+    def save(self, path: Path) -> None:
+        """Write the whole buffer and its sampling RNG to an .npz file, atomically."""
+        state = self.state_dict()
+        rng = np.array(json.dumps(state.pop("rng")))
+        write_atomic(path, lambda f: np.savez(f, rng=rng, **state))
+
+    def load(self, path: Path) -> None:
+        with np.load(path, allow_pickle=False) as data:
+            state = {name: data[name] for name in data.files}
+        state["rng"] = json.loads(str(state["rng"]))
+        self.load_state_dict(state)
 
     def load_state_dict(self, state: dict) -> None:
         if state["frames"].shape != self.frames.shape:

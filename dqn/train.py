@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import dataclasses
+import io
 import random
 import signal
 import sys
@@ -20,7 +22,7 @@ from tqdm import tqdm
 from dqn import checkpoint
 from dqn.agent import DQNAgent
 from dqn.config import TrainConfig
-from dqn.envs import make_env
+from dqn.envs import env_state, make_env, restore_env
 from dqn.errors import UserError
 from dqn.evaluation import play_episodes
 from dqn.losses import td_loss, td_targets
@@ -95,10 +97,13 @@ def multiples_crossed(before: int, after: int, every: int) -> int:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True):
+    def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True,
+                 resume_state: dict | None = None):
+        """A new run in run_dir, or with resume_state (a checkpoint of this run) its continuation."""
         self.config = cfg = config.validate()
         self.run_dir = Path(run_dir)
-        check_run_dir(self.run_dir)  # before anything slow: a taken folder fails at once
+        if resume_state is None:
+            check_run_dir(self.run_dir)  # before anything slow: a taken folder fails at once
         self.progress = progress
         self.device = resolve_device(cfg.device)
 
@@ -129,6 +134,15 @@ class Trainer:
         self.updates = 0
         self.best_eval: float | None = None
         self.timers = dict.fromkeys(["env", "act", "sample", "update"], 0.0)
+        self.episodes = 0
+        self.game_scores: deque[float] = deque(maxlen=20)
+        self.window: dict[str, list[float]] = {"loss": [], "q_mean": [], "grad_norm": []}
+        self.wall_s_before = 0.0  # training time of earlier processes, for a resumed run
+        self.learning_starts_at = cfg.learning_starts
+        self.saved_step = -1
+        self.obs = np.stack([env.reset(seed=cfg.seed + i)[0] for i, env in enumerate(self.envs)])
+        if resume_state is not None:
+            self.restore(resume_state)
 
     def autocast(self):
         if not self.config.bf16:
@@ -152,9 +166,9 @@ class Trainer:
                 next_q_online = self.agent(next_obs).float() if cfg.double_dqn else None
         targets = td_targets(returns, discounts, next_q_target, next_q_online)
         loss = td_loss(q_values, actions, targets, kind=cfg.loss)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss became {loss.item()} at agent step {self.step}; "
-                                   "checkpoint.pt, if any, is from before")
+        if not bool(torch.isfinite(loss) & torch.isfinite(q_values).all()):
+            raise TrainingDiverged(f"the loss ({loss.item()}) or the Q-values stopped being finite at "
+                                   f"agent step {self.step}; checkpoint.pt, if any, is from before")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
@@ -196,13 +210,66 @@ class Trainer:
                 "n_actions": self.agent.n_actions}
 
     def save_checkpoint(self) -> None:
+        """checkpoint.pt with everything a resume needs; the replay, when asked, in a file of its
+        own written first. checkpoint.pt is renamed into place last, so it always names a
+        complete replay file, whatever instant a kill comes at."""
+        if self.saved_step == self.step:
+            return
+        replay_file = None
+        if self.config.save_replay:
+            replay_file = f"replay_{self.step:09d}.npz"
+            self.replay.save(self.run_dir / replay_file)
         state = self.model_state()
-        state.update(target=self.target.state_dict(), optimizer=self.optimizer.state_dict(),
-                     updates=self.updates, best_eval=self.best_eval,
-                     rng={"python": random.getstate(), "numpy": numpy_global_rng_state(),
-                          "torch": torch.get_rng_state(),
-                          "agent": self.agent.rng.bit_generator.state})
+        state.update(
+            target=self.target.state_dict(), optimizer=self.optimizer.state_dict(),
+            updates=self.updates, best_eval=self.best_eval,
+            rng={"python": random.getstate(), "numpy": numpy_global_rng_state(),
+                 "torch": torch.get_rng_state(), "agent": self.agent.rng.bit_generator.state},
+            resume={"episodes": self.episodes, "game_scores": list(self.game_scores),
+                    "window": self.window, "timers": self.timers, "wall_s": self.wall_s(),
+                    "learning_starts_at": self.learning_starts_at, "obs": torch.from_numpy(self.obs.copy()),
+                    # pickled envs stay an opaque byte tensor: plain loads (weights_only) never run them
+                    "envs": [torch.frombuffer(bytearray(env_state(env)), dtype=torch.uint8) for env in self.envs],
+                    "replay_file": replay_file})
         checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
+        self.saved_step = self.step
+        for old in self.run_dir.glob("replay_*.npz"):
+            if old.name != replay_file:
+                old.unlink()
+
+    def restore(self, state: dict) -> None:
+        """Continue from a checkpoint written by save_checkpoint."""
+        resume = state["resume"]
+        self.agent.load_state_dict(state["network"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.updates, self.best_eval = state["step"], state["updates"], state["best_eval"]
+        self.saved_step = self.step
+        self.episodes = resume["episodes"]
+        self.game_scores.extend(resume["game_scores"])
+        self.window = {key: list(values) for key, values in resume["window"].items()}
+        self.timers = dict(resume["timers"])
+        self.wall_s_before = resume["wall_s"]
+        self.obs = resume["obs"].numpy().copy()
+        for env in self.envs:
+            env.close()
+        self.envs = [restore_env(blob.numpy().tobytes()) for blob in resume["envs"]]
+        if resume["replay_file"] is not None:
+            path = self.run_dir / resume["replay_file"]
+            if not path.is_file():
+                raise UserError(f"{path}, the replay named by the checkpoint, is missing")
+            self.replay.load(path)
+            self.learning_starts_at = resume["learning_starts_at"]
+        else:
+            # an empty replay refills before learning goes on; the agent keeps its epsilon
+            self.learning_starts_at = self.step + self.config.learning_starts
+        rng = state["rng"]
+        random.setstate(rng["python"])
+        numpy_state = dict(rng["numpy"], state=dict(rng["numpy"]["state"]))
+        numpy_state["state"]["key"] = np.array(numpy_state["state"]["key"], dtype=np.uint32)
+        np.random.set_state(numpy_state)
+        torch.set_rng_state(rng["torch"])
+        self.agent.rng.bit_generator.state = rng["agent"]
 
     # --- the loop -------------------------------------------------------------------------
     def step_envs(self, obs: np.ndarray, actions: np.ndarray) -> tuple[list[float], int]:
@@ -220,26 +287,45 @@ class Trainer:
             obs[i] = next_obs
         return scores, episodes
 
+    def wall_s(self) -> float:
+        return self.wall_s_before + time.perf_counter() - self.start_time
+
+    def open_logs(self):
+        """metrics.csv and TensorBoard; a resumed run drops what was logged after its checkpoint."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        path = self.run_dir / "metrics.csv"
+        self.config.save(self.run_dir / "config.json")
+        if self.step == 0:
+            with open(path, "w", newline="") as f:
+                csv.DictWriter(f, fieldnames=METRIC_FIELDS).writeheader()
+        else:
+            with open(path, newline="") as f:
+                rows = [row for row in csv.DictReader(f) if int(row["step"]) <= self.step]
+
+            def write(f):
+                text = io.StringIO()
+                table = csv.DictWriter(text, fieldnames=METRIC_FIELDS)
+                table.writeheader()
+                table.writerows(rows)
+                f.write(text.getvalue().encode())
+
+            checkpoint.write_atomic(path, write)
+        metrics_file = open(path, "a", newline="")
+        writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1 if self.step else None)
+        return metrics_file, csv.DictWriter(metrics_file, fieldnames=METRIC_FIELDS), writer
+
     def train(self) -> TrainResult:
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(self.run_dir / "config.json")
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(self.run_dir / "tb"))
-        metrics_file = open(self.run_dir / "metrics.csv", "w", newline="")
-        metrics = csv.DictWriter(metrics_file, fieldnames=METRIC_FIELDS)
-        metrics.writeheader()
-
-        game_scores: deque[float] = deque(maxlen=20)
-        window = {"loss": [], "q_mean": [], "grad_norm": []}
-        episodes = 0
+        self.start_time = time.perf_counter()
+        metrics_file, metrics, writer = self.open_logs()
         stopped_early = False
-        start = time.perf_counter()
-        last_log_time, last_log_step = start, 0
-        obs = np.stack([env.reset(seed=cfg.seed + i)[0] for i, env in enumerate(self.envs)])
+        last_log_time, last_log_step = self.start_time, self.step
+        obs = self.obs
         previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
-        bar = tqdm(total=cfg.total_steps, disable=not self.progress, unit="step", dynamic_ncols=True)
+        bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not self.progress, unit="step",
+                   dynamic_ncols=True)
         try:
             while self.step < cfg.total_steps:
                 t0 = time.perf_counter()
@@ -248,15 +334,15 @@ class Trainer:
                 scores, ended = self.step_envs(obs, actions)
                 self.timers["act"] += t1 - t0
                 self.timers["env"] += time.perf_counter() - t1
-                game_scores.extend(scores)
-                episodes += ended
+                self.game_scores.extend(scores)
+                self.episodes += ended
                 before, self.step = self.step, self.step + cfg.num_envs
                 bar.update(cfg.num_envs)
 
-                rounds = multiples_crossed(max(before, cfg.learning_starts), self.step, cfg.train_freq_steps)
+                rounds = multiples_crossed(max(before, self.learning_starts_at), self.step, cfg.train_freq_steps)
                 for _ in range(rounds * cfg.gradient_steps):
-                    for key, value in zip(window, self.update()):
-                        window[key].append(value)
+                    for key, value in zip(self.window, self.update()):
+                        self.window[key].append(value)
                 for _ in range(multiples_crossed(before, self.step, cfg.target_update_steps)):
                     self.update_target()
 
@@ -264,14 +350,14 @@ class Trainer:
                 logged = multiples_crossed(before, self.step, cfg.log_freq_steps)
                 if logged or evaluated or self.step >= cfg.total_steps:
                     now = time.perf_counter()
-                    row = {"step": self.step, "wall_s": round(now - start, 3),
-                           "updates": self.updates, "episodes": episodes,
+                    row = {"step": self.step, "wall_s": round(self.wall_s(), 3),
+                           "updates": self.updates, "episodes": self.episodes,
                            "epsilon": round(self.agent.epsilon, 4),
                            "steps_per_s": round((self.step - last_log_step) / max(now - last_log_time, 1e-9), 1)}
                     row.update({f"time_{k}_s": round(v, 3) for k, v in self.timers.items()})
-                    if game_scores:
-                        row["train_score"] = round(float(np.mean(game_scores)), 3)
-                    for key, values in window.items():
+                    if self.game_scores:
+                        row["train_score"] = round(float(np.mean(self.game_scores)), 3)
+                    for key, values in self.window.items():
                         if values:
                             row[key] = round(float(np.mean(values)), 6)
                             values.clear()
@@ -303,8 +389,8 @@ class Trainer:
                 if stopped_early:
                     break
         except KeyboardInterrupt:
-            bar.write(f"interrupted at agent step {self.step}; saving {self.run_dir / 'checkpoint.pt'}",
-                      file=sys.stderr)
+            bar.write(f"interrupted at agent step {self.step}; saving {self.run_dir / 'checkpoint.pt'} "
+                      f"(go on with: dqn train --resume {self.run_dir})", file=sys.stderr)
         finally:
             signal.signal(signal.SIGTERM, previous_sigterm)
             bar.close()
@@ -314,11 +400,28 @@ class Trainer:
         save_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png",
                              title=f"{cfg.env_id}, seed {cfg.seed}")
         return TrainResult(self.run_dir, self.step, self.updates, self.best_eval, stopped_early,
-                           time.perf_counter() - start)
+                           time.perf_counter() - self.start_time)
 
 
 def train(config: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
     return Trainer(config, run_dir, progress).train()
+
+
+def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True) -> TrainResult:
+    """Go on with the run in run_dir from its checkpoint, optionally to a new total_steps."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"no run folder at {run_dir}")
+    state = checkpoint.load(run_dir / "checkpoint.pt")
+    if "resume" not in state:
+        raise UserError(f"{run_dir / 'checkpoint.pt'} holds no training state to resume from")
+    config = TrainConfig.from_dict(state["config"])
+    if total_steps is not None:
+        config = dataclasses.replace(config, total_steps=total_steps)
+    if state["step"] >= config.total_steps:
+        raise UserError(f"the run already has {state['step']} of its {config.total_steps} agent steps; "
+                        "pass a larger --total-steps to train on")
+    return Trainer(config, run_dir, progress, resume_state=state).train()
 
 
 def load_agent(path: Path) -> tuple[DQNAgent, TrainConfig, dict]:

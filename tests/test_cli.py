@@ -143,6 +143,6 @@ def test_interrupted_training_saves_a_checkpoint(tmp_path, sig):
     process.send_signal(getattr(signal, sig))
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
-    assert "interrupted at agent step" in stderr and "trained" in stdout
+    assert "interrupted at agent step" in stderr and f"dqn train --resume {out}" in stderr and "trained" in stdout
     saved = torch.load(out / "checkpoint.pt", weights_only=True)
     assert 200 <= saved["step"] < 1_000_000

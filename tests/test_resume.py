@@ -1,0 +1,140 @@
+"""Checkpoints survive kills, and a resumed run is the run that was never stopped, to the bit."""
+
+import csv
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dqn import checkpoint
+from dqn.config import preset_config
+from dqn.train import Trainer, TrainingDiverged, resume
+
+TIMING = {"wall_s", "steps_per_s", "time_env_s", "time_act_s", "time_sample_s", "time_update_s"}
+FLAGS = ["--preset", "cartpole", "--seed", "4", "--save-replay", "--checkpoint-freq-steps", "500",
+         "--log-freq-steps", "100", "--eval-freq-steps", "500", "--eval-games", "2",
+         "--learning-starts", "300", "--stop-score", "1e9", "--quiet"]
+
+# A training process that SIGKILLs itself during the nth write of a chosen file: after its bytes
+# are out, before the rename that would complete it (see checkpoint.write_atomic).
+KILL_DURING_WRITE = """
+import os, signal, sys
+from dqn import checkpoint, cli
+victim, writes_left, real_fsync = sys.argv[1], int(sys.argv[2]), os.fsync
+def fsync(fd):
+    global writes_left
+    if os.readlink(f"/proc/self/fd/{fd}").endswith(victim):
+        writes_left -= 1
+        if writes_left == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+    real_fsync(fd)
+checkpoint.os.fsync = fsync
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+def dqn(*args):
+    return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def metrics(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
+
+
+def weights(run_dir):
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    return state["step"], state["network"], state["optimizer"]["state"]
+
+
+def assert_same_run(a, b):
+    assert metrics(a) == metrics(b)
+    step_a, net_a, adam_a = weights(a)
+    step_b, net_b, adam_b = weights(b)
+    assert step_a == step_b
+    assert all(torch.equal(net_a[k], net_b[k]) for k in net_a)
+    assert all(torch.equal(adam_a[i][k], adam_b[i][k]) for i in adam_a for k in adam_a[i])
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight") / "run"
+    result = dqn("train", "--out", out, "--total-steps", "2000", *FLAGS)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_stop_and_resume_equals_one_straight_run(straight, tmp_path):
+    out = tmp_path / "run"
+    first = dqn("train", "--out", out, "--total-steps", "1000", *FLAGS)
+    assert first.returncode == 0, first.stderr
+    assert [p.name for p in out.glob("replay_*.npz")] == ["replay_000001000.npz"]
+    second = dqn("train", "--resume", out, "--total-steps", "2000", "--quiet")
+    assert second.returncode == 0, second.stderr
+    assert "trained 2000 agent steps" in second.stdout
+    assert_same_run(straight, out)
+    assert [p.name for p in out.glob("replay_*.npz")] == ["replay_000002000.npz"]
+
+
+# checkpoints come every 500 steps: the third write of checkpoint.pt is the one of step 1500
+@pytest.mark.parametrize("victim, nth", [("replay_000001500.npz.tmp", 1), ("checkpoint.pt.tmp", 3)])
+def test_kill_9_while_writing_a_checkpoint_then_resume(straight, tmp_path, victim, nth):
+    out = tmp_path / "run"
+    killed = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, victim, str(nth), "train", "--out", str(out),
+                             "--total-steps", "2000", *FLAGS], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (out / victim).is_file()  # the write was cut short ...
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 1000  # ... the last one is whole
+    resumed = dqn("train", "--resume", out, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(straight, out)
+
+
+def test_resume_without_saved_replay_refills_it_before_learning(tmp_path):
+    config = preset_config("cartpole", seed=1, total_steps=1_000, learning_starts=300, eval_freq_steps=0,
+                           log_freq_steps=100, stop_score=None)
+    Trainer(config, tmp_path / "run", progress=False).train()
+    resume(tmp_path / "run", total_steps=1_600, progress=False)
+    updates = {int(row["step"]): int(row["updates"]) for row in metrics(tmp_path / "run")}
+    # one update per step from 300 to 1000; none while 300 new steps refill the empty replay
+    assert updates[1000] == 700 and updates[1300] == 700 and updates[1600] == 1000
+
+
+def test_non_finite_q_values_stop_the_run_and_keep_the_checkpoint(tmp_path):
+    config = preset_config("cartpole", total_steps=600, learning_starts=300, eval_freq_steps=0, stop_score=None,
+                           save_replay=True)
+    Trainer(config, tmp_path / "run", progress=False).train()
+    saved = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    trainer = Trainer(config.__class__(**{**config.to_dict(), "total_steps": 1_000}), tmp_path / "run",
+                      progress=False, resume_state=checkpoint.load(tmp_path / "run" / "checkpoint.pt"))
+    with torch.no_grad():
+        next(trainer.agent.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="agent step 601"):
+        trainer.train()
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == saved
+
+
+def assert_one_line_error(result, needle):
+    assert result.returncode == 2
+    assert needle in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_bad_resume_input(straight, tmp_path):
+    assert_one_line_error(dqn("train", "--resume", tmp_path / "nowhere"), "no run folder at")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(dqn("train", "--resume", tmp_path / "empty"), "no checkpoint at")
+    assert_one_line_error(dqn("train", "--resume", straight, "--learning-rate", "0.1"),
+                          "only --total-steps may change, not --learning-rate")
+    assert_one_line_error(dqn("train", "--resume", straight), "already has 2000 of its 2000 agent steps")
+    model_only = tmp_path / "model_only"
+    model_only.mkdir()
+    (model_only / "checkpoint.pt").write_bytes((straight / "best.pt").read_bytes())
+    assert_one_line_error(dqn("train", "--resume", model_only), "holds no training state to resume from")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "checkpoint.pt").write_bytes((straight / "checkpoint.pt").read_bytes())
+    assert_one_line_error(dqn("train", "--resume", copy, "--total-steps", "3000"),
+                          "the replay named by the checkpoint, is missing")
