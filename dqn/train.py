@@ -10,7 +10,9 @@ import io
 import random
 import signal
 import sys
+import threading
 import time
+import zipfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from dqn import checkpoint
 from dqn.agent import DQNAgent
+from dqn.augment import random_shift
 from dqn.config import TrainConfig
 from dqn.envs import env_state, make_env, restore_env
 from dqn.errors import UserError
@@ -87,8 +90,31 @@ def check_run_dir(run_dir: Path) -> None:
         raise UserError(f"run folder {run_dir} already exists and is not empty; choose another --out")
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM ends a run the way Ctrl-C does: with a saved checkpoint
+@contextlib.contextmanager
+def stop_requests(on_signal):
+    """While inside, a first Ctrl-C (SIGINT) or SIGTERM calls on_signal(name) instead of stopping the
+    process, so the loop can finish its step and save a checkpoint it can resume from exactly; a
+    second one acts as it usually does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    names = ["SIGINT", "SIGTERM"]
+    previous = {}
+
+    def restore():
+        for name in names:
+            signal.signal(getattr(signal, name), previous[name])
+
+    def handler(signum, frame):
+        restore()  # a second Ctrl-C stops at once, e.g. in the middle of a long evaluation
+        on_signal(signal.Signals(signum).name)
+
+    for name in names:
+        previous[name] = signal.signal(getattr(signal, name), handler)
+    try:
+        yield
+    finally:
+        restore()
 
 
 def multiples_crossed(before: int, after: int, every: int) -> int:
@@ -114,6 +140,8 @@ class Trainer:
         space = self.envs[0].observation_space
         n_actions = int(self.envs[0].action_space.n)
         stack = cfg.frame_stack if len(space.shape) == 3 else 1
+        if cfg.augment_shift_px and len(space.shape) != 3:
+            raise UserError(f"augment_shift_px shifts images; {cfg.env_id} has observations of shape {space.shape}")
 
         needed = FrameReplay.bytes_needed(cfg.buffer_size, space.shape, space.dtype, stack)
         available = available_ram_bytes()
@@ -130,6 +158,7 @@ class Trainer:
         self.target = copy.deepcopy(self.agent).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.learning_rate,
                                           eps=cfg.adam_eps)
+        self.augment_rng = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
         self.updates = 0
         self.best_eval: float | None = None
@@ -158,6 +187,9 @@ class Trainer:
         obs, actions, returns, next_obs, discounts = (
             torch.as_tensor(x, device=self.device)
             for x in (batch.obs, batch.actions, batch.returns, batch.next_obs, batch.discounts))
+        if cfg.augment_shift_px:
+            obs = random_shift(obs, cfg.augment_shift_px, self.augment_rng)
+            next_obs = random_shift(next_obs, cfg.augment_shift_px, self.augment_rng)
         mid = time.perf_counter()
         with self.autocast():
             q_values = self.agent(obs).float()
@@ -166,12 +198,13 @@ class Trainer:
                 next_q_online = self.agent(next_obs).float() if cfg.double_dqn else None
         targets = td_targets(returns, discounts, next_q_target, next_q_online)
         loss = td_loss(q_values, actions, targets, kind=cfg.loss)
-        if not bool(torch.isfinite(loss) & torch.isfinite(q_values).all()):
-            raise TrainingDiverged(f"the loss ({loss.item()}) or the Q-values stopped being finite at "
-                                   f"agent step {self.step}; checkpoint.pt, if any, is from before")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
+        # checked before the step, so no non-finite number ever reaches the weights
+        if not bool(torch.isfinite(loss) & torch.isfinite(q_values).all() & torch.isfinite(grad_norm)):
+            raise TrainingDiverged(f"the loss ({loss.item()}), the Q-values or the gradient stopped being finite "
+                                   f"at agent step {self.step}; checkpoint.pt, if any, is from before")
         self.optimizer.step()
         self.updates += 1
         end = time.perf_counter()
@@ -224,7 +257,8 @@ class Trainer:
             target=self.target.state_dict(), optimizer=self.optimizer.state_dict(),
             updates=self.updates, best_eval=self.best_eval,
             rng={"python": random.getstate(), "numpy": numpy_global_rng_state(),
-                 "torch": torch.get_rng_state(), "agent": self.agent.rng.bit_generator.state},
+                 "torch": torch.get_rng_state(), "agent": self.agent.rng.bit_generator.state,
+                 "augment": self.augment_rng.get_state()},
             resume={"episodes": self.episodes, "game_scores": list(self.game_scores),
                     "window": self.window, "timers": self.timers, "wall_s": self.wall_s(),
                     "learning_starts_at": self.learning_starts_at, "obs": torch.from_numpy(self.obs.copy()),
@@ -233,7 +267,8 @@ class Trainer:
                     "replay_file": replay_file})
         checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
         self.saved_step = self.step
-        for old in self.run_dir.glob("replay_*.npz"):
+        # older replays, and the temporary file of one a kill cut short
+        for old in [*self.run_dir.glob("replay_*.npz"), *self.run_dir.glob("replay_*.npz.tmp")]:
             if old.name != replay_file:
                 old.unlink()
 
@@ -258,7 +293,10 @@ class Trainer:
             path = self.run_dir / resume["replay_file"]
             if not path.is_file():
                 raise UserError(f"{path}, the replay named by the checkpoint, is missing")
-            self.replay.load(path)
+            try:
+                self.replay.load(path)
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                raise UserError(f"{path} is truncated or corrupted ({type(exc).__name__})") from None
             self.learning_starts_at = resume["learning_starts_at"]
         else:
             # an empty replay refills before learning goes on; the agent keeps its epsilon
@@ -270,6 +308,7 @@ class Trainer:
         np.random.set_state(numpy_state)
         torch.set_rng_state(rng["torch"])
         self.agent.rng.bit_generator.state = rng["agent"]
+        self.augment_rng.set_state(rng["augment"])
 
     # --- the loop -------------------------------------------------------------------------
     def step_envs(self, obs: np.ndarray, actions: np.ndarray) -> tuple[list[float], int]:
@@ -290,6 +329,11 @@ class Trainer:
     def wall_s(self) -> float:
         return self.wall_s_before + time.perf_counter() - self.start_time
 
+    def on_log_grid(self, step: int) -> bool:
+        """Whether a straight run writes a metrics row at this step (a run's last row may be off it)."""
+        cfg = self.config
+        return step % cfg.log_freq_steps == 0 or bool(cfg.eval_freq_steps and step % cfg.eval_freq_steps == 0)
+
     def open_logs(self):
         """metrics.csv and TensorBoard; a resumed run drops what was logged after its checkpoint."""
         from torch.utils.tensorboard import SummaryWriter
@@ -300,8 +344,12 @@ class Trainer:
             with open(path, "w", newline="") as f:
                 csv.DictWriter(f, fieldnames=METRIC_FIELDS).writeheader()
         else:
-            with open(path, newline="") as f:
-                rows = [row for row in csv.DictReader(f) if int(row["step"]) <= self.step]
+            try:
+                with open(path, newline="") as f:
+                    rows = [row for row in csv.DictReader(f) if int(row["step"]) < self.step or
+                            int(row["step"]) == self.step and self.on_log_grid(self.step)]
+            except (OSError, ValueError, TypeError) as exc:
+                raise UserError(f"cannot read {path} to go on with it: {exc}") from None
 
             def write(f):
                 text = io.StringIO()
@@ -323,82 +371,85 @@ class Trainer:
         stopped_early = False
         last_log_time, last_log_step = self.start_time, self.step
         obs = self.obs
-        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        stop_signal = []
         bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not self.progress, unit="step",
                    dynamic_ncols=True)
-        try:
-            while self.step < cfg.total_steps:
-                t0 = time.perf_counter()
-                actions = self.act(obs)
-                t1 = time.perf_counter()
-                scores, ended = self.step_envs(obs, actions)
-                self.timers["act"] += t1 - t0
-                self.timers["env"] += time.perf_counter() - t1
-                self.game_scores.extend(scores)
-                self.episodes += ended
-                before, self.step = self.step, self.step + cfg.num_envs
-                bar.update(cfg.num_envs)
+        with stop_requests(stop_signal.append):
+            try:
+                while self.step < cfg.total_steps:
+                    t0 = time.perf_counter()
+                    actions = self.act(obs)
+                    t1 = time.perf_counter()
+                    scores, ended = self.step_envs(obs, actions)
+                    self.timers["act"] += t1 - t0
+                    self.timers["env"] += time.perf_counter() - t1
+                    self.game_scores.extend(scores)
+                    self.episodes += ended
+                    before, self.step = self.step, self.step + cfg.num_envs
+                    bar.update(cfg.num_envs)
 
-                rounds = multiples_crossed(max(before, self.learning_starts_at), self.step, cfg.train_freq_steps)
-                for _ in range(rounds * cfg.gradient_steps):
-                    for key, value in zip(self.window, self.update()):
-                        self.window[key].append(value)
-                for _ in range(multiples_crossed(before, self.step, cfg.target_update_steps)):
-                    self.update_target()
+                    rounds = multiples_crossed(max(before, self.learning_starts_at), self.step, cfg.train_freq_steps)
+                    for _ in range(rounds * cfg.gradient_steps):
+                        for key, value in zip(self.window, self.update()):
+                            self.window[key].append(value)
+                    for _ in range(multiples_crossed(before, self.step, cfg.target_update_steps)):
+                        self.update_target()
 
-                evaluated = cfg.eval_freq_steps and multiples_crossed(before, self.step, cfg.eval_freq_steps)
-                logged = multiples_crossed(before, self.step, cfg.log_freq_steps)
-                if logged or evaluated or self.step >= cfg.total_steps:
-                    now = time.perf_counter()
-                    row = {"step": self.step, "wall_s": round(self.wall_s(), 3),
-                           "updates": self.updates, "episodes": self.episodes,
-                           "epsilon": round(self.agent.epsilon, 4),
-                           "steps_per_s": round((self.step - last_log_step) / max(now - last_log_time, 1e-9), 1)}
-                    row.update({f"time_{k}_s": round(v, 3) for k, v in self.timers.items()})
-                    if self.game_scores:
-                        row["train_score"] = round(float(np.mean(self.game_scores)), 3)
-                    for key, values in self.window.items():
-                        if values:
-                            row[key] = round(float(np.mean(values)), 6)
-                            values.clear()
-                    if evaluated:
-                        scores = self.evaluate()
-                        row["eval_mean"] = round(float(np.mean(scores)), 3)
-                        row["eval_std"] = round(float(np.std(scores)), 3)
-                        if cfg.keep_eval_snapshots:
-                            (self.run_dir / "snapshots").mkdir(exist_ok=True)
-                            checkpoint.save_atomic(self.model_state(),
-                                                   self.run_dir / "snapshots" / f"step_{self.step:08d}.pt")
-                        if self.best_eval is None or row["eval_mean"] > self.best_eval:
-                            self.best_eval = row["eval_mean"]
-                            checkpoint.save_atomic(self.model_state(), self.run_dir / "best.pt")
-                        if cfg.stop_score is not None and row["eval_mean"] >= cfg.stop_score:
-                            stopped_early = True
-                    metrics.writerow(row)
-                    metrics_file.flush()
-                    for key, value in row.items():
-                        if key != "step":
-                            writer.add_scalar(key, value, self.step)
-                    bar.set_postfix(eps=f"{self.agent.epsilon:.2f}",
-                                    score=row.get("train_score", "-"),
-                                    best_eval=self.best_eval if self.best_eval is not None else "-")
-                    # evaluation time is not training speed
-                    last_log_time, last_log_step = time.perf_counter(), self.step
-                if multiples_crossed(before, self.step, cfg.checkpoint_freq_steps):
-                    self.save_checkpoint()
-                if stopped_early:
-                    break
-        except KeyboardInterrupt:
-            bar.write(f"interrupted at agent step {self.step}; saving {self.run_dir / 'checkpoint.pt'} "
-                      f"(go on with: dqn train --resume {self.run_dir})", file=sys.stderr)
-        finally:
-            signal.signal(signal.SIGTERM, previous_sigterm)
-            bar.close()
-            metrics_file.close()
-            writer.close()
+                    evaluated = cfg.eval_freq_steps and multiples_crossed(before, self.step, cfg.eval_freq_steps)
+                    logged = multiples_crossed(before, self.step, cfg.log_freq_steps)
+                    if logged or evaluated or self.step >= cfg.total_steps:
+                        now = time.perf_counter()
+                        row = {"step": self.step, "wall_s": round(self.wall_s(), 3),
+                               "updates": self.updates, "episodes": self.episodes,
+                               "epsilon": round(self.agent.epsilon, 4),
+                               "steps_per_s": round((self.step - last_log_step) / max(now - last_log_time, 1e-9), 1)}
+                        row.update({f"time_{k}_s": round(v, 3) for k, v in self.timers.items()})
+                        if self.game_scores:
+                            row["train_score"] = round(float(np.mean(self.game_scores)), 3)
+                        for key, values in self.window.items():
+                            if values:
+                                row[key] = round(float(np.mean(values)), 6)
+                                if logged or evaluated:  # a last row off the grid leaves the next one whole
+                                    values.clear()
+                        if evaluated:
+                            scores = self.evaluate()
+                            row["eval_mean"] = round(float(np.mean(scores)), 3)
+                            row["eval_std"] = round(float(np.std(scores)), 3)
+                            if cfg.keep_eval_snapshots:
+                                (self.run_dir / "snapshots").mkdir(exist_ok=True)
+                                checkpoint.save_atomic(self.model_state(),
+                                                       self.run_dir / "snapshots" / f"step_{self.step:08d}.pt")
+                            if self.best_eval is None or row["eval_mean"] > self.best_eval:
+                                self.best_eval = row["eval_mean"]
+                                checkpoint.save_atomic(self.model_state(), self.run_dir / "best.pt")
+                            if cfg.stop_score is not None and row["eval_mean"] >= cfg.stop_score:
+                                stopped_early = True
+                        metrics.writerow(row)
+                        metrics_file.flush()
+                        for key, value in row.items():
+                            if key != "step":
+                                writer.add_scalar(key, value, self.step)
+                        bar.set_postfix(eps=f"{self.agent.epsilon:.2f}",
+                                        score=row.get("train_score", "-"),
+                                        best_eval=self.best_eval if self.best_eval is not None else "-")
+                        # evaluation time is not training speed
+                        last_log_time, last_log_step = time.perf_counter(), self.step
+                    if multiples_crossed(before, self.step, cfg.checkpoint_freq_steps):
+                        self.save_checkpoint()
+                    if stopped_early or stop_signal:
+                        break
+            finally:
+                bar.close()
+                metrics_file.close()
+                writer.close()
+        if stop_signal:
+            print(f"{stop_signal[0]}: interrupted at agent step {self.step}; saving {self.run_dir / 'checkpoint.pt'} "
+                  f"(go on with: dqn train --resume {self.run_dir})", file=sys.stderr)
         self.save_checkpoint()
         save_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png",
                              title=f"{cfg.env_id}, seed {cfg.seed}")
+        for env in [*self.envs, self.eval_env]:
+            env.close()
         return TrainResult(self.run_dir, self.step, self.updates, self.best_eval, stopped_early,
                            time.perf_counter() - self.start_time)
 
@@ -417,7 +468,7 @@ def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True)
         raise UserError(f"{run_dir / 'checkpoint.pt'} holds no training state to resume from")
     config = TrainConfig.from_dict(state["config"])
     if total_steps is not None:
-        config = dataclasses.replace(config, total_steps=total_steps)
+        config = dataclasses.replace(config, total_steps=total_steps).validate()
     if state["step"] >= config.total_steps:
         raise UserError(f"the run already has {state['step']} of its {config.total_steps} agent steps; "
                         "pass a larger --total-steps to train on")

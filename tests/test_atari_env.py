@@ -148,3 +148,58 @@ def test_record_writes_a_playable_mp4(breakout_run, tmp_path):
     into_file = subprocess.run([sys.executable, "-m", "dqn", "record", str(breakout_run), "--out", str(a_file)],
                                capture_output=True, text=True, timeout=300)
     assert into_file.returncode == 2 and "is a file" in into_file.stderr
+
+
+def test_replay_samples_only_transitions_that_happened():
+    """Four Breakout envs play randomly into a FrameReplay; every sampled transition (stacked frames,
+    action, reward, next stacked frames, terminal) must be one the envs produced, across life losses,
+    game overs and episode starts."""
+    import hashlib
+
+    from dqn.replay import FrameReplay
+
+    def key(array):
+        return hashlib.md5(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+    config = preset_config("breakout")
+    envs = [make_env(config) for _ in range(4)]
+    space = envs[0].observation_space
+    replay = FrameReplay(4_000, space.shape, space.dtype, stack=4, num_envs=4, seed=0)
+    happened: dict[tuple, set] = {}  # (obs, action) -> outcomes seen: equal obs can follow each other
+    obs = [env.reset(seed=i)[0] for i, env in enumerate(envs)]
+    rng = np.random.default_rng(0)
+    for _ in range(1_500):  # 6,000 transitions: the rings wrap
+        for i, env in enumerate(envs):
+            action = int(rng.integers(4))
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            replay.add(i, obs[i], action, reward, next_obs, terminated, truncated)
+            happened.setdefault((key(obs[i]), action), set()).add((key(next_obs), float(reward), terminated))
+            obs[i] = env.reset()[0] if terminated or truncated else next_obs
+    batch = replay.sample(1_000)
+    sampled = [((key(batch.obs[k]), int(batch.actions[k])),
+                (key(batch.next_obs[k]), float(batch.returns[k]), bool(batch.discounts[k] == 0)))
+               for k in range(1_000)]
+    assert all(outcome in happened.get(step, ()) for step, outcome in sampled)
+    assert sum(terminal for _, (_, _, terminal) in sampled) >= 10  # life losses were sampled too
+
+
+def test_saved_env_state_goes_on_exactly():
+    """env_state/restore_env (what a resumed run continues from) on Breakout: emulator, its RNG,
+    lives, frame stack and no-op RNG all come back, through life losses and a new game."""
+    from dqn.envs import env_state, restore_env
+
+    env = make_env(preset_config("breakout"))
+    env.reset(seed=5)
+    for t in range(60):
+        env.step(t % 4)
+    copy = restore_env(env_state(env))
+    rng = np.random.default_rng(0)
+    games = 0
+    for _ in range(3_000):
+        action = int(rng.integers(4))
+        a, b = env.step(action), copy.step(action)
+        assert np.array_equal(a[0], b[0]) and a[1:4] == b[1:4]
+        if a[2] or a[3]:
+            games += env.get_wrapper_attr("was_real_done")
+            assert np.array_equal(env.reset()[0], copy.reset()[0])
+    assert games >= 1

@@ -85,6 +85,7 @@ def assert_one_line_error(result, *needles):
     (["--seed", "-1"], "seed must not be negative"),
     (["--adam-eps", "0"], "adam_eps must be > 0"),
     (["--stop-score", "10", "--eval-freq-steps", "0"], "stop_score needs evaluations"),
+    (["--preset", "cartpole", "--augment-shift-px", "4"], "augment_shift_px shifts images"),
 ])
 def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, needle):
     result = dqn("train", "--out", tmp_path / "run", *args)

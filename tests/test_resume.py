@@ -62,21 +62,23 @@ def assert_same_run(a, b):
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
     out = tmp_path_factory.mktemp("straight") / "run"
-    result = dqn("train", "--out", out, "--total-steps", "2000", *FLAGS)
+    result = dqn("train", "--out", out, "--total-steps", "3000", *FLAGS)
     assert result.returncode == 0, result.stderr
     return out
 
 
 def test_stop_and_resume_equals_one_straight_run(straight, tmp_path):
     out = tmp_path / "run"
-    first = dqn("train", "--out", out, "--total-steps", "1000", *FLAGS)
+    # 1,050 is off the 100-step log grid: the run's last row there is dropped when it goes on
+    first = dqn("train", "--out", out, "--total-steps", "1050", *FLAGS)
     assert first.returncode == 0, first.stderr
-    assert [p.name for p in out.glob("replay_*.npz")] == ["replay_000001000.npz"]
-    second = dqn("train", "--resume", out, "--total-steps", "2000", "--quiet")
+    assert [p.name for p in out.glob("replay_*.npz")] == ["replay_000001050.npz"]
+    assert metrics(out)[-1]["step"] == "1050"
+    second = dqn("train", "--resume", out, "--total-steps", "3000", "--quiet")
     assert second.returncode == 0, second.stderr
-    assert "trained 2000 agent steps" in second.stdout
+    assert "trained 3000 agent steps" in second.stdout
     assert_same_run(straight, out)
-    assert [p.name for p in out.glob("replay_*.npz")] == ["replay_000002000.npz"]
+    assert [p.name for p in out.glob("replay_*.npz")] == ["replay_000003000.npz"]
 
 
 # checkpoints come every 500 steps: the third write of checkpoint.pt is the one of step 1500
@@ -84,10 +86,30 @@ def test_stop_and_resume_equals_one_straight_run(straight, tmp_path):
 def test_kill_9_while_writing_a_checkpoint_then_resume(straight, tmp_path, victim, nth):
     out = tmp_path / "run"
     killed = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, victim, str(nth), "train", "--out", str(out),
-                             "--total-steps", "2000", *FLAGS], capture_output=True, text=True, timeout=300)
+                             "--total-steps", "3000", *FLAGS], capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert (out / victim).is_file()  # the write was cut short ...
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 1000  # ... the last one is whole
+    resumed = dqn("train", "--resume", out, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(straight, out)
+
+
+def test_ctrl_c_then_resume_equals_one_straight_run(straight, tmp_path):
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "dqn", "train", "--out", str(out), "--total-steps", "3000",
+                                *FLAGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "metrics.csv").is_file() or (out / "metrics.csv").read_text().count("\n") < 4:
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and "SIGINT: interrupted at agent step" in stderr, stderr
+    stopped_at = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    assert 300 <= stopped_at < 3000  # wherever it stopped, not at a checkpoint multiple in general
     resumed = dqn("train", "--resume", out, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(straight, out)
@@ -128,7 +150,8 @@ def test_bad_resume_input(straight, tmp_path):
     assert_one_line_error(dqn("train", "--resume", tmp_path / "empty"), "no checkpoint at")
     assert_one_line_error(dqn("train", "--resume", straight, "--learning-rate", "0.1"),
                           "only --total-steps may change, not --learning-rate")
-    assert_one_line_error(dqn("train", "--resume", straight), "already has 2000 of its 2000 agent steps")
+    assert_one_line_error(dqn("train", "--resume", straight), "already has 3000 of its 3000 agent steps")
+    assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "0"), "total_steps must be positive")
     model_only = tmp_path / "model_only"
     model_only.mkdir()
     (model_only / "checkpoint.pt").write_bytes((straight / "best.pt").read_bytes())
@@ -136,5 +159,7 @@ def test_bad_resume_input(straight, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "checkpoint.pt").write_bytes((straight / "checkpoint.pt").read_bytes())
-    assert_one_line_error(dqn("train", "--resume", copy, "--total-steps", "3000"),
+    assert_one_line_error(dqn("train", "--resume", copy, "--total-steps", "4000"),
                           "the replay named by the checkpoint, is missing")
+    (copy / "replay_000003000.npz").write_bytes((straight / "replay_000003000.npz").read_bytes()[:5000])
+    assert_one_line_error(dqn("train", "--resume", copy, "--total-steps", "4000"), "is truncated or corrupted")
