@@ -4,7 +4,7 @@ For each network saved under RUN_DIR/snapshots (dqn train --keep-eval-snapshots,
 preset): the homework's final score (30 one-life greedy episodes, unclipped, seed 9, times 5),
 against agent steps and the run's wall-clock minutes at that step.
 
-    python benchmarks/time_to_threshold.py runs/breakout-1 [--threshold 15] [--json out.json]
+    python benchmarks/time_to_threshold.py runs/breakout-1 [--threshold 15] [--json out.json] [--until-step N]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--threshold", type=float, default=15.0)
     parser.add_argument("--json", type=Path, help="also write the table here")
+    parser.add_argument("--until-step", type=int, help="only snapshots up to this agent step")
     args = parser.parse_args()
 
     with open(args.run_dir / "metrics.csv") as f:
@@ -32,6 +33,8 @@ def main() -> None:
     table = []
     for snapshot in sorted((args.run_dir / "snapshots").glob("step_*.pt")):
         agent, config, data = load_agent(snapshot)
+        if args.until_step is not None and data["step"] > args.until_step:
+            break
         env = make_env(dataclasses.replace(config, noop_max=0), evaluation=True)
         score, _ = homework_score(env, agent, seed=9)
         row = {"step": data["step"], "minutes": round(wall_s[data["step"]] / 60, 2), "homework_score": score}

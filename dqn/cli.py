@@ -41,6 +41,13 @@ def seed_int(text: str) -> int:
     return value
 
 
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     hints = typing.get_type_hints(TrainConfig)
     for field in dataclasses.fields(TrainConfig):
@@ -74,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--games", type=positive_int, default=30, help="number of games")
     evaluate.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
     evaluate.add_argument("--t-max", type=positive_int, default=10_000, help="step limit of one game, in agent steps")
+    evaluate.add_argument("--epsilon", type=probability, default=0.0,
+                          help="chance of a random action at each step: 0 plays greedily (default); the "
+                               "Nature DQN paper evaluated with 0.05, which varies deterministic games")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--homework", action="store_true",
                           help="Atari: also the course's final score: 30 one-life episodes, greedy, "
@@ -136,10 +146,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from dqn.evaluation import homework_score, play_episodes
 
     agent, config, data, env = load_agent_and_env(args.path)
-    scores = play_episodes(env, agent, args.games, greedy=True, t_max=args.t_max, seed=args.seed,
+    agent.epsilon, agent.rng = args.epsilon, np.random.default_rng(args.seed)
+    scores = play_episodes(env, agent, args.games, greedy=args.epsilon == 0, t_max=args.t_max, seed=args.seed,
                            full_games=True)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
-              "scores": scores, "games": args.games, "seed": args.seed, "env_id": config.env_id,
+              "scores": scores, "games": args.games, "seed": args.seed, "epsilon": args.epsilon,
+              "env_id": config.env_id,
               "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}
     if args.homework:
         if not is_atari(config.env_id):
@@ -149,7 +161,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{config.env_id}: {args.games} greedy games from {data['path']}: "
+        policy = "greedy" if args.epsilon == 0 else f"epsilon {args.epsilon}"
+        print(f"{config.env_id}: {args.games} {policy} games from {data['path']}: "
               f"mean {report['mean_score']:.1f} +- {report['std_score']:.1f} "
               f"(min {min(scores):.0f}, max {max(scores):.0f})")
         if args.homework:

@@ -120,6 +120,7 @@ def test_bad_evaluate_input(tmp_path, run_dir):
         assert_one_line_error(dqn("evaluate", truncated), "truncated, corrupted")
     assert_one_line_error(dqn("evaluate", run_dir, "--games", "0"), "--games: must be positive")
     assert_one_line_error(dqn("evaluate", run_dir, "--seed", "-1"), "--seed: must be in")
+    assert_one_line_error(dqn("evaluate", run_dir, "--epsilon", "1.5"), "--epsilon: must be in [0, 1]")
     not_ours = tmp_path / "not_ours.pt"
     torch.save({"weights": torch.zeros(3)}, not_ours)
     assert_one_line_error(dqn("evaluate", not_ours), "not a dqn checkpoint (no config, network")
