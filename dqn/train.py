@@ -71,6 +71,13 @@ def numpy_global_rng_state() -> dict:
     return state
 
 
+def set_numpy_global_rng_state(state: dict) -> None:
+    """The inverse of numpy_global_rng_state."""
+    state = dict(state, state=dict(state["state"]))
+    state["state"]["key"] = np.array(state["state"]["key"], dtype=np.uint32)
+    np.random.set_state(state)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -303,9 +310,7 @@ class Trainer:
             self.learning_starts_at = self.step + self.config.learning_starts
         rng = state["rng"]
         random.setstate(rng["python"])
-        numpy_state = dict(rng["numpy"], state=dict(rng["numpy"]["state"]))
-        numpy_state["state"]["key"] = np.array(numpy_state["state"]["key"], dtype=np.uint32)
-        np.random.set_state(numpy_state)
+        set_numpy_global_rng_state(rng["numpy"])
         torch.set_rng_state(rng["torch"])
         self.agent.rng.bit_generator.state = rng["agent"]
         self.augment_rng.set_state(rng["augment"])
@@ -330,9 +335,12 @@ class Trainer:
         return self.wall_s_before + time.perf_counter() - self.start_time
 
     def on_log_grid(self, step: int) -> bool:
-        """Whether a straight run writes a metrics row at this step (a run's last row may be off it)."""
+        """Whether a straight run writes a metrics row at this step (a run's last row may be off it):
+        the loop's own test, for the loop step that ends at `step`."""
         cfg = self.config
-        return step % cfg.log_freq_steps == 0 or bool(cfg.eval_freq_steps and step % cfg.eval_freq_steps == 0)
+        before = step - cfg.num_envs
+        return bool(multiples_crossed(before, step, cfg.log_freq_steps) or
+                    cfg.eval_freq_steps and multiples_crossed(before, step, cfg.eval_freq_steps))
 
     def open_logs(self):
         """metrics.csv and TensorBoard; a resumed run drops what was logged after its checkpoint."""

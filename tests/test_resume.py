@@ -163,3 +163,10 @@ def test_bad_resume_input(straight, tmp_path):
                           "the replay named by the checkpoint, is missing")
     (copy / "replay_000003000.npz").write_bytes((straight / "replay_000003000.npz").read_bytes()[:5000])
     assert_one_line_error(dqn("train", "--resume", copy, "--total-steps", "4000"), "is truncated or corrupted")
+
+
+def test_log_grid_follows_the_loop_with_several_envs(tmp_path):
+    # 3 envs: loop steps are 3, 6, ...; the row for the 100 mark is written at step 102
+    config = preset_config("cartpole", num_envs=3, log_freq_steps=100, eval_freq_steps=0, stop_score=None)
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    assert [step for step in range(3, 310, 3) if trainer.on_log_grid(step)] == [102, 201, 300]
