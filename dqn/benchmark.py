@@ -2,7 +2,8 @@
 
 84x84 luminance frames, the Nature CNN, batch 32, one update per 4 agent steps, learning from
 agent step 1,000, plain DQN (no Double, Dueling or n-step), so the work per step is the same
-as theirs; the engine (batched acting over 4 envs, bfloat16, 2 threads) is this project's.
+as theirs; the engine (batched acting over 4 envs, bfloat16, channels-last convolutions,
+fused Adam, 2 threads, freed memory kept by malloc) is this project's.
 """
 
 from __future__ import annotations

@@ -58,11 +58,15 @@ class QNetwork(nn.Module):
             features = hidden_sizes[-1]
         elif len(obs_shape) == 3:
             self.body, features = nature_cnn_body(*obs_shape)
+            # oneDNN's convolutions run faster on channels-last (NHWC) weights and inputs
+            self.body.to(memory_format=torch.channels_last)
         else:
             raise ValueError(f"no network for observations of shape {obs_shape}")
         self.head = DuelingHead(features, n_actions) if dueling else nn.Linear(features, n_actions)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if obs.dim() == 4:
+            obs = obs.contiguous(memory_format=torch.channels_last)
         obs = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()
         features = self.body(obs)
         # The head stays in float32 under bfloat16 autocast: bf16 would round close Q-values

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import psutil
+
+# mallopt parameters, from glibc's malloc.h
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 
 
 def available_ram_bytes() -> int:
@@ -12,3 +17,20 @@ def available_ram_bytes() -> int:
 def is_enough_ram(min_available_gb: float = 0.1) -> bool:
     """True while more than min_available_gb of RAM is free to allocate."""
     return available_ram_bytes() >= min_available_gb * 1024**3
+
+
+def reuse_freed_memory() -> None:
+    """Stop glibc from handing freed tensor memory back to the OS after every update.
+
+    By default each multi-MB tensor (activations, gradients, bf16 weight copies) is a fresh
+    mmap, and the next allocation pays for page faults on every page: about a third of
+    the time of a Nature-CNN update on this CPU. Blocks under 64 MB now come from the heap
+    and up to 256 MB of freed heap is kept. Elsewhere than glibc this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, 64 << 20)
+    libc.mallopt(M_TRIM_THRESHOLD, 256 << 20)
+    libc.mallopt(M_TOP_PAD, 64 << 20)

@@ -32,7 +32,7 @@ from dqn.losses import td_loss, td_targets
 from dqn.plotting import save_training_curves
 from dqn.replay import FrameReplay
 from dqn.schedules import linear_decay
-from dqn.system import available_ram_bytes
+from dqn.system import available_ram_bytes, reuse_freed_memory
 
 METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
                  "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std",
@@ -141,6 +141,7 @@ class Trainer:
         self.device = resolve_device(cfg.device)
 
         torch.set_num_threads(cfg.torch_threads)
+        reuse_freed_memory()
         seed_everything(cfg.seed)
         self.envs = [make_env(cfg) for _ in range(cfg.num_envs)]
         self.eval_env = make_env(cfg, evaluation=True)
@@ -164,7 +165,7 @@ class Trainer:
         self.agent = build_agent(cfg, space.shape, n_actions).to(self.device)
         self.target = copy.deepcopy(self.agent).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.learning_rate,
-                                          eps=cfg.adam_eps)
+                                          eps=cfg.adam_eps, fused=True)
         self.augment_rng = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
         self.updates = 0
@@ -207,11 +208,14 @@ class Trainer:
         loss = td_loss(q_values, actions, targets, kind=cfg.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.max_grad_norm)
+        params = list(self.agent.parameters())
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
         # checked before the step, so no non-finite number ever reaches the weights
         if not bool(torch.isfinite(loss) & torch.isfinite(q_values).all() & torch.isfinite(grad_norm)):
             raise TrainingDiverged(f"the loss ({loss.item()}), the Q-values or the gradient stopped being finite "
                                    f"at agent step {self.step}; checkpoint.pt, if any, is from before")
+        if grad_norm > cfg.max_grad_norm:  # scaling is a pass over every gradient: only when it clips
+            torch.nn.utils.clip_grads_with_norm_(params, cfg.max_grad_norm, grad_norm)
         self.optimizer.step()
         self.updates += 1
         end = time.perf_counter()
