@@ -18,26 +18,27 @@ from dqn.train import Trainer
 WARMUP_STEPS = 1_000
 
 
-def bench_config(steps: int):
+def bench_config(steps: int, num_envs: int = 4):
     total = WARMUP_STEPS + -(-steps // WARMUP_STEPS) * WARMUP_STEPS  # whole log rows
     return preset_config(
-        "breakout", atari_preprocessing="nature", batch_size=32, train_freq_steps=4,
+        "breakout", num_envs=num_envs, atari_preprocessing="nature", batch_size=32, train_freq_steps=4,
         gradient_steps=1, learning_starts=WARMUP_STEPS, total_steps=total, buffer_size=100_000,
         double_dqn=False, dueling=False, n_step=1, eval_freq_steps=0,
         log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False)
 
 
-def run_benchmark(steps: int) -> dict:
+def run_benchmark(steps: int, num_envs: int = 4) -> dict:
     """Train for WARMUP + steps agent steps and time the part after warm-up."""
-    config = bench_config(steps)
+    config = bench_config(steps, num_envs)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, Path(tmp) / "run", progress=False)
         trainer.train()
         with open(Path(tmp) / "run" / "metrics.csv") as f:
             rows = list(csv.DictReader(f))
-    start = next(r for r in rows if int(r["step"]) == WARMUP_STEPS)
+    # the first row at or past the warm-up: with several envs the loop may overshoot it
+    start = next(r for r in rows if int(r["step"]) >= WARMUP_STEPS)
     end = rows[-1]
-    timed_steps = int(end["step"]) - WARMUP_STEPS
+    timed_steps = int(end["step"]) - int(start["step"])
     seconds = float(end["wall_s"]) - float(start["wall_s"])
     updates = int(end["updates"]) - int(start["updates"])
     phases = {name: float(end[f"time_{name}_s"]) - float(start[f"time_{name}_s"])

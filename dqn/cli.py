@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure training speed on Breakout (Nature DQN settings)")
     bench.add_argument("--steps", type=positive_int, default=20_000, help="agent steps to time, after 1,000 of warm-up")
+    bench.add_argument("--num-envs", type=positive_int, default=4, help="envs stepped together (default: 4, as the breakout preset)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -188,7 +189,7 @@ def cmd_record(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     from dqn.benchmark import run_benchmark
 
-    report = run_benchmark(args.steps)
+    report = run_benchmark(args.steps, args.num_envs)
     if args.json:
         print(json.dumps(report))
     else:

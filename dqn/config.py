@@ -29,6 +29,12 @@ class TrainConfig:
     seed: int = _f(0, "seed for python, numpy, torch and the environments")
     total_steps: int = _f(50_000, "agent steps to train for")
     buffer_size: int = _f(50_000, "replay capacity, in transitions (each episode's last frame takes one more slot)")
+    prioritized_replay: bool = _f(False, "sample transitions in proportion to |TD error| ** priority_alpha "
+                                         "(proportional prioritized replay)")
+    priority_alpha: float = _f(0.5, "prioritized replay: how much priorities count (0 = uniform)")
+    priority_beta_start: float = _f(0.4, "prioritized replay: importance-sampling exponent at agent step 0")
+    priority_beta_steps: int = _f(1_000_000, "prioritized replay: agent steps over which that exponent rises "
+                                             "linearly to 1")
     learning_starts: int = _f(1_000, "agent steps of random play before the first update")
     batch_size: int = _f(64, "transitions per gradient update")
     learning_rate: float = _f(1e-3, "Adam learning rate")
@@ -75,7 +81,7 @@ class TrainConfig:
         for name in positive_ints:
             if getattr(self, name) <= 0:
                 raise UserError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ["learning_starts", "eps_decay_steps", "eval_freq_steps", "noop_max", "augment_shift_px"]:
+        for name in ["learning_starts", "eps_decay_steps", "priority_beta_steps", "eval_freq_steps", "noop_max", "augment_shift_px"]:
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must not be negative, got {getattr(self, name)}")
         if not self.learning_rate > 0:
@@ -84,7 +90,7 @@ class TrainConfig:
             raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
         if not 0 < self.tau <= 1:
             raise UserError(f"tau must be in (0, 1], got {self.tau}")
-        for name in ["eps_start", "eps_end"]:
+        for name in ["eps_start", "eps_end", "priority_alpha", "priority_beta_start"]:
             if not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.batch_size > self.buffer_size:

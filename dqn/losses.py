@@ -23,16 +23,24 @@ def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: to
     return returns + discounts * next_values
 
 
-def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor,
-            kind: str = "mse") -> torch.Tensor:
-    """The mean loss of Q(s, a) against fixed targets."""
+def td_errors(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Q(s, a) - target for each row; the targets are constants (no gradient flows into them)."""
     predicted = q_values.gather(1, actions.long().unsqueeze(1)).squeeze(1)
-    targets = targets.detach()
+    return predicted - targets.detach()
+
+
+def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor,
+            kind: str = "mse", weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean loss of Q(s, a) against fixed targets, each row times its weight if given
+    (prioritized replay's importance-sampling weights)."""
+    errors = td_errors(q_values, actions, targets)
     if kind == "mse":
-        return F.mse_loss(predicted, targets)
-    if kind == "huber":
-        return F.smooth_l1_loss(predicted, targets)
-    raise ValueError(f"unknown loss {kind!r}")
+        per_row = errors.square()
+    elif kind == "huber":
+        per_row = F.huber_loss(errors, torch.zeros_like(errors), reduction="none", delta=1.0)
+    else:
+        raise ValueError(f"unknown loss {kind!r}")
+    return per_row.mean() if weights is None else (weights * per_row).mean()
 
 
 def compute_td_loss(states, actions, rewards, next_states, is_done, agent, target_network,

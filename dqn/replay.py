@@ -1,8 +1,9 @@
-"""Experience replay, uniform sampling from fixed-size FIFO storage.
+"""Experience replay in fixed-size FIFO storage.
 
 ReplayBuffer is the course's interface (add(s, a, r, s', done), sample, len), used by the
 notebooks: it stores whole observations. FrameReplay is the training loop's: it stores each
-frame once and rebuilds frame stacks and n-step returns at sample time.
+frame once and rebuilds frame stacks and n-step returns at sample time. Both sample uniformly;
+PrioritizedFrameReplay samples FrameReplay's transitions by priority.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dqn.checkpoint import write_atomic
+from dqn.sumtree import SumTree
 
 
 class ReplayBuffer:
@@ -100,6 +102,8 @@ class Batch:
     returns: np.ndarray  # discounted sum of the n rewards (fewer if the episode ended first)
     next_obs: np.ndarray
     discounts: np.ndarray  # gamma ** steps, or 0 where the episode terminated within them
+    weights: np.ndarray | None = None  # prioritized replay: importance-sampling weights, at most 1
+    indices: np.ndarray | None = None  # prioritized replay: the slots, for update_priorities
 
 
 class FrameReplay:
@@ -205,7 +209,10 @@ class FrameReplay:
         return envs[:batch_size], slots[:batch_size]
 
     def sample(self, batch_size: int) -> Batch:
-        envs, slots = self.sample_slots(batch_size)
+        return self._batch(*self.sample_slots(batch_size))
+
+    def _batch(self, envs: np.ndarray, slots: np.ndarray) -> Batch:
+        batch_size = len(slots)
         returns = self.rewards[envs, slots].astype(np.float32)
         last = slots.copy()
         steps = np.ones(batch_size, dtype=np.int64)
@@ -245,3 +252,95 @@ class FrameReplay:
                 self._rng.bit_generator.state = value
             else:
                 setattr(self, name, value)
+
+
+class PrioritizedFrameReplay(FrameReplay):
+    """FrameReplay that samples a transition in proportion to its priority ** alpha.
+
+    Proportional prioritized replay (Schaul et al., 2016): a new transition gets the largest
+    priority so far, so it is replayed soon; after each update the trainer sets the sampled
+    ones to |TD error| + eps. Importance-sampling weights (N P(i)) ** -beta, divided by the
+    batch's largest, undo the bias of the sampling as beta goes to 1 (the trainer anneals it).
+    Draws are stratified: one in each of batch_size equal slices of the total priority.
+    """
+
+    def __init__(self, *args, alpha: float = 0.5, eps: float = 1e-6, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alpha, self.eps = alpha, eps
+        self.beta = 1.0
+        self.tree = SumTree(self.num_envs * self.ring)
+        self.max_priority = 1.0  # the largest priority ** alpha so far
+        # leaf changes from add(), applied to the tree once per sample rather than once per step
+        self._pending_slots: list[int] = []
+        self._pending_values: list[float] = []
+
+    @property
+    def bytes_per_transition(self) -> float:
+        return super().bytes_per_transition + self.tree.nodes.nbytes / (self.num_envs * self.ring)
+
+    def _write(self, env: int, frame: np.ndarray, first: bool) -> None:
+        self._pending_slots.append(env * self.ring + int(self.cursor[env]))
+        self._pending_values.append(0.0)  # no transition from this slot yet
+        super()._write(env, frame, first)
+
+    def add(self, env: int, obs, action, reward, next_obs, terminated: bool, truncated: bool) -> None:
+        # the transition's slot: the newest one, or the one obs is about to be written to
+        slot = (self.cursor[env] - 1) % self.ring if self.open[env] else self.cursor[env]
+        super().add(env, obs, action, reward, next_obs, terminated, truncated)
+        self._pending_slots.append(env * self.ring + int(slot))
+        self._pending_values.append(self.max_priority)
+
+    def _flush(self) -> None:
+        if self._pending_slots:
+            # in order, so a slot written to twice keeps its last value
+            index = np.array(self._pending_slots)
+            values = np.array(self._pending_values)
+            last = len(index) - 1 - np.unique(index[::-1], return_index=True)[1]
+            self.tree.set(index[last], values[last])
+            self._pending_slots.clear()
+            self._pending_values.clear()
+
+    def sample_slots(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        self._flush()
+        total = self.tree.total
+        if total <= 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        mass = (np.arange(batch_size) + self._rng.random(batch_size)) * (total / batch_size)
+        index = self.tree.find(mass)
+        while True:
+            envs, slots = np.divmod(index, self.ring)
+            # the few slots whose older frames were overwritten, or a draw rounded onto an empty leaf
+            bad = ~(self._valid(envs, slots) & (self.tree.values(index) > 0))
+            if not bad.any():
+                return envs, slots
+            index[bad] = self.tree.find(self._rng.random(int(bad.sum())) * total)
+
+    def sample(self, batch_size: int) -> Batch:
+        envs, slots = self.sample_slots(batch_size)
+        batch = self._batch(envs, slots)
+        batch.indices = envs * self.ring + slots
+        priorities = self.tree.values(batch.indices)
+        # (N P(i)) ** -beta over its batch maximum: N and the total priority cancel out
+        batch.weights = ((priorities.min() / priorities) ** self.beta).astype(np.float32)
+        return batch
+
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
+        priorities = (np.abs(td_errors) + self.eps) ** self.alpha
+        self.tree.set(indices, priorities)
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+
+    def state_dict(self) -> dict:
+        self._flush()
+        return {**super().state_dict(), "priority_tree": self.tree.nodes,
+                "max_priority": np.array(self.max_priority)}
+
+    def load_state_dict(self, state: dict) -> None:
+        state = dict(state)
+        nodes = state.pop("priority_tree", None)
+        if nodes is None or nodes.shape != self.tree.nodes.shape:
+            raise ValueError("the saved replay has no priorities of this size")
+        self.max_priority = float(state.pop("max_priority"))
+        super().load_state_dict(state)
+        self.tree.nodes = nodes
+        self._pending_slots.clear()
+        self._pending_values.clear()

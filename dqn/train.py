@@ -28,9 +28,9 @@ from dqn.config import TrainConfig
 from dqn.envs import env_state, make_env, restore_env
 from dqn.errors import UserError
 from dqn.evaluation import play_episodes
-from dqn.losses import td_loss, td_targets
+from dqn.losses import td_errors, td_loss, td_targets
 from dqn.plotting import save_training_curves
-from dqn.replay import FrameReplay
+from dqn.replay import FrameReplay, PrioritizedFrameReplay
 from dqn.schedules import linear_decay
 from dqn.system import available_ram_bytes, reuse_freed_memory
 
@@ -157,9 +157,11 @@ class Trainer:
             raise UserError(f"a replay of {cfg.buffer_size} transitions needs {needed / 1e9:.1f} GB, "
                             f"more than the {available / 1e9:.1f} GB of RAM available")
         try:
-            self.replay = FrameReplay(cfg.buffer_size, space.shape, space.dtype, stack=stack,
+            replay_kind, options = ((PrioritizedFrameReplay, {"alpha": cfg.priority_alpha})
+                                    if cfg.prioritized_replay else (FrameReplay, {}))
+            self.replay = replay_kind(cfg.buffer_size, space.shape, space.dtype, stack=stack,
                                       num_envs=cfg.num_envs, n_step=cfg.n_step, gamma=cfg.gamma,
-                                      seed=cfg.seed)
+                                      seed=cfg.seed, **options)
         except ValueError as exc:
             raise UserError(f"buffer_size: {exc}") from None
         self.agent = build_agent(cfg, space.shape, n_actions).to(self.device)
@@ -191,10 +193,13 @@ class Trainer:
         """One gradient step on a replay batch; returns (loss, mean Q, grad norm)."""
         cfg = self.config
         start = time.perf_counter()
+        if cfg.prioritized_replay:
+            self.replay.beta = linear_decay(cfg.priority_beta_start, 1.0, self.step, cfg.priority_beta_steps)
         batch = self.replay.sample(cfg.batch_size)
         obs, actions, returns, next_obs, discounts = (
             torch.as_tensor(x, device=self.device)
             for x in (batch.obs, batch.actions, batch.returns, batch.next_obs, batch.discounts))
+        weights = None if batch.weights is None else torch.as_tensor(batch.weights, device=self.device)
         if cfg.augment_shift_px:
             obs = random_shift(obs, cfg.augment_shift_px, self.augment_rng)
             next_obs = random_shift(next_obs, cfg.augment_shift_px, self.augment_rng)
@@ -205,7 +210,7 @@ class Trainer:
                 next_q_target = self.target(next_obs).float()
                 next_q_online = self.agent(next_obs).float() if cfg.double_dqn else None
         targets = td_targets(returns, discounts, next_q_target, next_q_online)
-        loss = td_loss(q_values, actions, targets, kind=cfg.loss)
+        loss = td_loss(q_values, actions, targets, kind=cfg.loss, weights=weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = list(self.agent.parameters())
@@ -217,6 +222,8 @@ class Trainer:
         if grad_norm > cfg.max_grad_norm:  # scaling is a pass over every gradient: only when it clips
             torch.nn.utils.clip_grads_with_norm_(params, cfg.max_grad_norm, grad_norm)
         self.optimizer.step()
+        if batch.indices is not None:
+            self.replay.update_priorities(batch.indices, td_errors(q_values, actions, targets).detach().cpu().numpy())
         self.updates += 1
         end = time.perf_counter()
         self.timers["sample"] += mid - start

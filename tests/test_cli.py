@@ -148,3 +148,16 @@ def test_interrupted_training_saves_a_checkpoint(tmp_path, sig):
     assert "interrupted at agent step" in stderr and f"dqn train --resume {out}" in stderr and "trained" in stdout
     saved = torch.load(out / "checkpoint.pt", weights_only=True)
     assert 200 <= saved["step"] < 1_000_000
+
+
+def test_bench_reports_speed_and_replay_bytes():
+    result = dqn("bench", "--steps", "1000", "--num-envs", "8", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["steps"] == 1000 and report["num_envs"] == 8
+    assert report["updates"] == 1000 // 4  # one update per 4 agent steps after warm-up
+    assert report["steps_per_s"] > 0
+    assert set(report["ms_per_step"]) == {"env", "act", "sample", "update", "other"}
+    # each 84x84 frame stored once, plus a few bytes of action/reward/flags
+    assert report["frame_bytes"] == 84 * 84
+    assert report["replay_bytes_per_transition"] <= 1.05 * report["frame_bytes"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dqn.losses import compute_td_loss, td_loss, td_targets
+from dqn.losses import compute_td_loss, td_errors, td_loss, td_targets
 
 
 class FixedQ(nn.Module):
@@ -92,3 +92,12 @@ def test_gradient_does_not_flow_into_targets():
     loss.backward()
     # d/dscale of (2*scale - (1 + 0.5*5))^2 at scale 1 = 2 * (2 - 3.5) * 2 = -6
     assert agent.scale.grad.item() == pytest.approx(-6.0)
+
+
+def test_weighted_loss_scales_each_row():
+    q = torch.tensor([[1.0, 2.0], [4.0, 0.0]])
+    targets = torch.tensor([4.0, -1.0])
+    # errors 2 and -5; squares 4 and 25, weighted by 0.5 and 0.2: (2 + 5) / 2
+    loss = td_loss(q, torch.tensor(ACTIONS), targets, kind="mse", weights=torch.tensor([0.5, 0.2]))
+    assert loss.item() == pytest.approx(3.5)
+    assert td_errors(q, torch.tensor(ACTIONS), targets).tolist() == [-2.0, 5.0]

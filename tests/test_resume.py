@@ -170,3 +170,15 @@ def test_log_grid_follows_the_loop_with_several_envs(tmp_path):
     config = preset_config("cartpole", num_envs=3, log_freq_steps=100, eval_freq_steps=0, stop_score=None)
     trainer = Trainer(config, tmp_path / "run", progress=False)
     assert [step for step in range(3, 310, 3) if trainer.on_log_grid(step)] == [102, 201, 300]
+
+
+def test_prioritized_replay_resumes_to_the_bit(tmp_path):
+    """The priorities and their running maximum are saved with the replay."""
+    flags = [*FLAGS, "--prioritized-replay", "--priority-beta-steps", "1500"]
+    straight_run, out = tmp_path / "straight", tmp_path / "run"
+    assert dqn("train", "--out", straight_run, "--total-steps", "2000", *flags).returncode == 0
+    first = dqn("train", "--out", out, "--total-steps", "1000", *flags)
+    assert first.returncode == 0, first.stderr
+    second = dqn("train", "--resume", out, "--total-steps", "2000", "--quiet")
+    assert second.returncode == 0, second.stderr
+    assert_same_run(straight_run, out)
