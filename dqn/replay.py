@@ -292,11 +292,7 @@ class PrioritizedFrameReplay(FrameReplay):
 
     def _flush(self) -> None:
         if self._pending_slots:
-            # in order, so a slot written to twice keeps its last value
-            index = np.array(self._pending_slots)
-            values = np.array(self._pending_values)
-            last = len(index) - 1 - np.unique(index[::-1], return_index=True)[1]
-            self.tree.set(index[last], values[last])
+            self.tree.set(self._pending_slots, self._pending_values)  # in order: the last write wins
             self._pending_slots.clear()
             self._pending_values.clear()
 

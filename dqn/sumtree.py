@@ -24,9 +24,13 @@ class SumTree:
         return self.nodes[self.leaves + np.asarray(index)]
 
     def set(self, index: np.ndarray, values: np.ndarray) -> None:
-        """Set leaves (repeated indices: the last value wins) and recompute their ancestors."""
+        """Set leaves (a repeated index takes its last value) and recompute their ancestors."""
         node = self.leaves + np.asarray(index, dtype=np.int64).ravel()
-        self.nodes[node] = np.asarray(values, dtype=np.float64).ravel()
+        values = np.asarray(values, dtype=np.float64).ravel()
+        # numpy does not promise which of repeated indices an assignment keeps: keep the last
+        _, last_from_end = np.unique(node[::-1], return_index=True)
+        last = len(node) - 1 - last_from_end
+        self.nodes[node[last]] = values[last]
         node = np.unique(node // 2)
         while node[0] >= 1:
             self.nodes[node] = self.nodes[2 * node] + self.nodes[2 * node + 1]

@@ -100,4 +100,6 @@ def test_weighted_loss_scales_each_row():
     # errors 2 and -5; squares 4 and 25, weighted by 0.5 and 0.2: (2 + 5) / 2
     loss = td_loss(q, torch.tensor(ACTIONS), targets, kind="mse", weights=torch.tensor([0.5, 0.2]))
     assert loss.item() == pytest.approx(3.5)
+    huber = td_loss(q, torch.tensor(ACTIONS), targets, kind="huber", weights=torch.tensor([0.5, 0.2]))
+    assert huber.item() == pytest.approx((0.5 * (2 - 0.5) + 0.2 * (5 - 0.5)) / 2)
     assert td_errors(q, torch.tensor(ACTIONS), targets).tolist() == [-2.0, 5.0]

@@ -3,9 +3,12 @@ samples back to uniform, and still returns only transitions that happened."""
 
 import numpy as np
 import pytest
+import torch
 
+from dqn.config import preset_config
 from dqn.replay import FrameReplay, PrioritizedFrameReplay
 from dqn.sumtree import SumTree
+from dqn.train import Trainer
 from test_frame_replay import play
 
 
@@ -44,18 +47,36 @@ def test_prioritized_samples_are_transitions_that_happened():
         replay.update_priorities(batch.indices, np.random.default_rng(0).random(64) * 10)
 
 
-def test_new_transitions_get_the_top_priority_and_slots_without_one_get_none():
+def leaf_priorities(replay):
+    replay._flush()
+    return replay.tree.values(np.arange(replay.tree.size)).reshape(replay.num_envs, replay.ring)
+
+
+@pytest.mark.parametrize("steps", [20, 300])  # 300 steps wrap each ring of 32 slots many times
+def test_new_transitions_get_the_top_priority_and_slots_without_one_get_none(steps):
     replay = make_replay(alpha=1.0)
-    play(replay, 2, steps=20)
+    play(replay, 2, steps=steps)
     batch = replay.sample(8)
     replay.update_priorities(batch.indices, np.full(8, 5.0))  # max priority is now 5 + eps
     play(replay, 2, steps=1, seed=7)
-    replay._flush()
-    priorities = replay.tree.values(np.arange(replay.tree.size)).reshape(2, replay.ring)
-    has_next = replay.has_next
-    assert (priorities[~has_next] == 0).all()  # episode ends, unwritten slots
+    priorities = leaf_priorities(replay)
+    assert (priorities[~replay.has_next] == 0).all()  # episode ends, unwritten or overwritten slots
+    assert (priorities[replay.has_next] > 0).all()
     newest = (replay.cursor - 2) % replay.ring  # each env's last transition
     assert priorities[[0, 1], newest] == pytest.approx(5.0 + 1e-6)
+
+
+def test_replay_draws_in_proportion_to_priority():
+    replay = make_replay(alpha=1.0)
+    play(replay, 2, steps=300)
+    index = np.flatnonzero(leaf_priorities(replay))
+    valid = replay._valid(*np.divmod(index, replay.ring))
+    index = index[valid]
+    heavy = index[: len(index) // 4]
+    replay.update_priorities(index, np.where(np.isin(index, heavy), 3.0, 1.0) - replay.eps)
+    draws = np.concatenate([replay.sample(64).indices for _ in range(300)])
+    # a quarter of the transitions at 3x the priority: 3 / (3 + 3) = half of the draws
+    assert np.isin(draws, heavy).mean() == pytest.approx(0.5, abs=0.03)
 
 
 def test_weights_undo_the_sampling_bias():
@@ -73,14 +94,46 @@ def test_weights_undo_the_sampling_bias():
     assert (replay.sample(32).weights == 1.0).all()
 
 
-def test_state_dict_round_trip_keeps_priorities():
+def test_saved_replay_keeps_priorities(tmp_path):
     replay = make_replay()
     play(replay, 2, steps=80)
     replay.update_priorities(replay.sample(16).indices, np.arange(16.0))
+    play(replay, 2, steps=3, seed=9)  # priorities still pending when it is saved
+    replay.save(tmp_path / "replay.npz")
     copy = make_replay()
-    copy.load_state_dict(replay.state_dict())
+    copy.load(tmp_path / "replay.npz")
     assert copy.max_priority == replay.max_priority
     a, b = replay.sample(16), copy.sample(16)
     assert np.array_equal(a.indices, b.indices) and np.array_equal(a.weights, b.weights)
     with pytest.raises(ValueError, match="priorities"):
         copy.load_state_dict(FrameReplay(64, (4, 2, 2), np.int64, stack=4, num_envs=2).state_dict())
+
+
+def test_trainer_weights_the_loss_and_sets_priorities_to_the_td_errors(tmp_path):
+    config = preset_config("cartpole", prioritized_replay=True, priority_alpha=1.0, priority_beta_start=1.0,
+                           double_dqn=False, loss="mse", batch_size=16, learning_starts=0, device="cpu")
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        trainer.step_envs(trainer.obs, rng.integers(2, size=config.num_envs))
+    replay = trainer.replay
+    index = np.flatnonzero(leaf_priorities(replay))
+    replay.update_priorities(index, np.linspace(0.1, 5.0, len(index)))  # unequal weights
+    # the batch the update will draw, and what the networks say of it before the update
+    rng_state = replay._rng.bit_generator.state
+    replay.beta = 1.0
+    batch = replay.sample(16)
+    replay._rng.bit_generator.state = rng_state
+    assert len(set(batch.weights.tolist())) > 1
+    with torch.no_grad():
+        q = trainer.agent(torch.as_tensor(batch.obs)).numpy()
+        next_q = trainer.target(torch.as_tensor(batch.next_obs)).numpy()
+    errors = q[np.arange(16), batch.actions] - (batch.returns + batch.discounts * next_q.max(axis=1))
+    seen = {}
+    replay.update_priorities = lambda indices, td_errors: seen.update(indices=indices, td_errors=td_errors)
+
+    loss, _, _ = trainer.update()
+
+    assert loss == pytest.approx(float(np.mean(batch.weights * errors**2)), rel=1e-5)
+    assert np.array_equal(seen["indices"], batch.indices)
+    assert seen["td_errors"] == pytest.approx(errors, rel=1e-5, abs=1e-6)
