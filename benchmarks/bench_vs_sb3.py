@@ -45,11 +45,11 @@ def sb3_steps_per_s(steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="timed agent steps, after warm-up")
-    parser.add_argument("--num-envs", type=int, default=4, help="envs of this project's loop (SB3 steps one)")
+    parser.add_argument("--num-envs", type=int, help="envs of this project's loop (default: `dqn bench`'s; SB3 steps one)")
     args = parser.parse_args()
 
-    ours = json.loads(subprocess.run([sys.executable, "-m", "dqn", "bench", "--steps", str(args.steps),
-                                      "--num-envs", str(args.num_envs), "--json"],
+    envs = [] if args.num_envs is None else ["--num-envs", str(args.num_envs)]
+    ours = json.loads(subprocess.run([sys.executable, "-m", "dqn", "bench", "--steps", str(args.steps), *envs, "--json"],
                                      check=True, capture_output=True, text=True).stdout)
     sb3 = sb3_steps_per_s(args.steps)
     print(json.dumps({"dqn": ours, "sb3_steps_per_s": sb3, "ratio": ours["steps_per_s"] / sb3}, indent=2))

@@ -2,7 +2,7 @@
 
 84x84 luminance frames, the Nature CNN, batch 32, one update per 4 agent steps, learning from
 agent step 1,000, plain DQN (no Double, Dueling or n-step), so the work per step is the same
-as theirs; the engine (batched acting over 4 envs, bfloat16, channels-last convolutions,
+as theirs; the engine (batched acting over the breakout preset's 4 envs, bfloat16, channels-last convolutions,
 fused Adam, 2 threads, freed memory kept by malloc) is this project's.
 """
 
@@ -12,13 +12,14 @@ import csv
 import tempfile
 from pathlib import Path
 
-from dqn.config import preset_config
+from dqn.config import PRESETS, preset_config
 from dqn.train import Trainer
 
 WARMUP_STEPS = 1_000
+PRESET_NUM_ENVS = PRESETS["breakout"]["num_envs"]
 
 
-def bench_config(steps: int, num_envs: int = 4):
+def bench_config(steps: int, num_envs: int = PRESET_NUM_ENVS):
     total = WARMUP_STEPS + -(-steps // WARMUP_STEPS) * WARMUP_STEPS  # whole log rows
     return preset_config(
         "breakout", num_envs=num_envs, atari_preprocessing="nature", batch_size=32, train_freq_steps=4,
@@ -27,7 +28,7 @@ def bench_config(steps: int, num_envs: int = 4):
         log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False)
 
 
-def run_benchmark(steps: int, num_envs: int = 4) -> dict:
+def run_benchmark(steps: int, num_envs: int = PRESET_NUM_ENVS) -> dict:
     """Train for WARMUP + steps agent steps and time the part after warm-up."""
     config = bench_config(steps, num_envs)
     with tempfile.TemporaryDirectory() as tmp:

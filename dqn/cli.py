@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure training speed on Breakout (Nature DQN settings)")
     bench.add_argument("--steps", type=positive_int, default=20_000, help="agent steps to time, after 1,000 of warm-up")
-    bench.add_argument("--num-envs", type=positive_int, default=4, help="envs stepped together (default: 4, as the breakout preset)")
+    bench.add_argument("--num-envs", type=positive_int, default=PRESETS["breakout"]["num_envs"],
+                       help="envs stepped together (default: the breakout preset's, %(default)s)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 

@@ -33,7 +33,12 @@ def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor
             kind: str = "mse", weights: torch.Tensor | None = None) -> torch.Tensor:
     """The mean loss of Q(s, a) against fixed targets, each row times its weight if given
     (prioritized replay's importance-sampling weights)."""
-    errors = td_errors(q_values, actions, targets)
+    return loss_from_td_errors(td_errors(q_values, actions, targets), kind, weights)
+
+
+def loss_from_td_errors(errors: torch.Tensor, kind: str = "mse",
+                        weights: torch.Tensor | None = None) -> torch.Tensor:
+    """td_loss of errors already computed (the trainer also needs them as priorities)."""
     if kind == "mse":
         per_row = errors.square()
     elif kind == "huber":

@@ -28,7 +28,7 @@ from dqn.config import TrainConfig
 from dqn.envs import env_state, make_env, restore_env
 from dqn.errors import UserError
 from dqn.evaluation import play_episodes
-from dqn.losses import td_errors, td_loss, td_targets
+from dqn.losses import loss_from_td_errors, td_errors, td_targets
 from dqn.plotting import save_training_curves
 from dqn.replay import FrameReplay, PrioritizedFrameReplay
 from dqn.schedules import linear_decay
@@ -210,7 +210,8 @@ class Trainer:
                 next_q_target = self.target(next_obs).float()
                 next_q_online = self.agent(next_obs).float() if cfg.double_dqn else None
         targets = td_targets(returns, discounts, next_q_target, next_q_online)
-        loss = td_loss(q_values, actions, targets, kind=cfg.loss, weights=weights)
+        errors = td_errors(q_values, actions, targets)
+        loss = loss_from_td_errors(errors, cfg.loss, weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = list(self.agent.parameters())
@@ -223,7 +224,7 @@ class Trainer:
             torch.nn.utils.clip_grads_with_norm_(params, cfg.max_grad_norm, grad_norm)
         self.optimizer.step()
         if batch.indices is not None:
-            self.replay.update_priorities(batch.indices, td_errors(q_values, actions, targets).detach().cpu().numpy())
+            self.replay.update_priorities(batch.indices, errors.detach().cpu().numpy())
         self.updates += 1
         end = time.perf_counter()
         self.timers["sample"] += mid - start

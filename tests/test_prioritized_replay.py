@@ -82,8 +82,7 @@ def test_replay_draws_in_proportion_to_priority():
 def test_weights_undo_the_sampling_bias():
     replay = make_replay(alpha=1.0)
     play(replay, 2, steps=30)
-    replay._flush()
-    index = np.flatnonzero(replay.tree.values(np.arange(replay.tree.size)))
+    index = np.flatnonzero(leaf_priorities(replay))
     replay.update_priorities(index, np.where(index % 2 == 0, 1.0, 3.0) - replay.eps)
     replay.beta = 1.0
     batch = replay.sample(32)
