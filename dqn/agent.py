@@ -12,12 +12,12 @@ from dqn.networks import QNetwork
 class DQNAgent(nn.Module):
     def __init__(self, state_shape, n_actions: int, epsilon: float = 0.0,
                  hidden_sizes: tuple[int, ...] = (128, 128), dueling: bool = False,
-                 seed: int | None = None):
+                 seed: int | None = None, cnn: str = "nature"):
         super().__init__()
         self.epsilon = epsilon
         self.n_actions = n_actions
         self.state_shape = tuple(state_shape)
-        self.network = QNetwork(self.state_shape, n_actions, hidden_sizes, dueling)
+        self.network = QNetwork(self.state_shape, n_actions, hidden_sizes, dueling, cnn)
         self.rng = np.random.default_rng(seed)
 
     def forward(self, state_t: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from dqn.config import PRESETS, preset_config
+from dqn.interrupts import Interrupted
 from dqn.train import Trainer
 
 WARMUP_STEPS = 1_000
@@ -33,7 +34,9 @@ def run_benchmark(steps: int, num_envs: int = PRESET_NUM_ENVS) -> dict:
     config = bench_config(steps, num_envs)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, Path(tmp) / "run", progress=False)
-        trainer.train()
+        interrupted_by = trainer.train().interrupted_by
+        if interrupted_by:  # training stops with a checkpoint to go on from; a benchmark just stops
+            raise Interrupted(interrupted_by)
         with open(Path(tmp) / "run" / "metrics.csv") as f:
             rows = list(csv.DictReader(f))
     # the first row at or past the warm-up: with several envs the loop may overshoot it
@@ -56,5 +59,5 @@ def run_benchmark(steps: int, num_envs: int = PRESET_NUM_ENVS) -> dict:
         "ms_per_step": ms_per_step,
         "replay_bytes_per_transition": trainer.replay.bytes_per_transition,
         "frame_bytes": int(trainer.replay.frames[0, 0].nbytes),
-        "num_envs": config.num_envs, "bf16": config.bf16, "torch_threads": config.torch_threads,
+        "num_envs": config.num_envs, **trainer.runtime.to_dict(),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -10,29 +10,19 @@ from pathlib import Path
 import torch
 
 from dqn.errors import UserError
+from dqn.files import write_atomic
 
 
 REQUIRED_KEYS = ("config", "network", "step", "obs_shape", "n_actions")
 
 
-def write_atomic(path: Path, write) -> None:
-    """Call write(file) on a temporary file beside path, flush it to disk, then rename it over path.
-
-    The rename is atomic, so path always holds either the previous complete file or the new one;
-    a kill mid-write leaves only the temporary file behind.
-    """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save_atomic(obj, path: Path) -> None:
     """torch.save, atomically (see write_atomic)."""
-    write_atomic(path, lambda f: torch.save(obj, f))
+    # serialised in memory first: torch reports a failed file write as a RuntimeError, a plain
+    # file write reports it as the OSError (ENOSPC, EACCES, ...) that the caller turns into a message
+    data = io.BytesIO()
+    torch.save(obj, data)
+    write_atomic(path, lambda f: f.write(data.getbuffer()))
 
 
 def load(path: Path) -> dict:

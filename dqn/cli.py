@@ -1,7 +1,8 @@
 """The `dqn` command: train, evaluate, record, bench.
 
 Every TrainConfig field is also a kebab-case flag of `dqn train`, with the field's help text.
-Bad input ends with one line on stderr and exit code 2.
+Bad input ends with one line on stderr and exit code 2; Ctrl-C or SIGTERM with one line and
+exit code 130 or 143, except in training, which saves a checkpoint first and exits with 0.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from dqn.config import PRESETS, TrainConfig, preset_config
 from dqn.errors import UserError
+from dqn.interrupts import Interrupted, interruptible
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -25,6 +27,17 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class RemovedFlag(argparse.Action):
+    """A flag that is gone: one line saying what to use instead."""
+
+    def __init__(self, *args, instead: str, **kwargs):
+        self.instead = instead
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is gone; use {self.instead}")
 
 
 def positive_int(text: str) -> int:
@@ -54,7 +67,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + field.name.replace("_", "-")
         kind = hints[field.name]
         kwargs = {"dest": field.name, "default": None, "help": field.metadata["help"]}
-        if kind is bool:
+        if field.metadata["parse"] is not None:
+            parser.add_argument(flag, type=field.metadata["parse"], metavar=f"{field.default}|N", **kwargs)
+        elif kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
         elif kind == tuple[int, ...]:
             parser.add_argument(flag, type=int, nargs="+", metavar="WIDTH", **kwargs)
@@ -75,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="run folder to create (default: runs/PRESET-seedS-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)
+    train.add_argument("--bf16", "--no-bf16", action=RemovedFlag, nargs=0, help=argparse.SUPPRESS,
+                       instead="--precision bf16 (or --precision auto, the default: bf16 only where the "
+                               "processor computes it natively)")
 
     evaluate = commands.add_parser("evaluate", help="play full games greedily and report the scores")
     evaluate.add_argument("path", type=Path, help="a run folder or a checkpoint file")
@@ -124,6 +142,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         config = preset_config(preset, **overrides).validate()
         out = args.out or Path("runs") / f"{preset}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         result = train(config, out, progress=not args.quiet)
+    if result.interrupted_by:
+        print(f"{result.interrupted_by}: interrupted at agent step {result.steps}; saved "
+              f"{result.run_dir / 'checkpoint.pt'} (go on with: dqn train --resume {result.run_dir})", file=sys.stderr)
     best = "none" if result.best_eval is None else f"{result.best_eval:.1f}"
     print(f"trained {result.steps} agent steps ({result.updates} updates) in {result.wall_s:.1f} s; "
           f"best evaluation score {best}{' (reached stop score)' if result.stopped_early else ''}")
@@ -181,10 +202,13 @@ def cmd_record(args: argparse.Namespace) -> None:
     existing = [p for p in paths if p.exists()]
     if existing:
         raise UserError(f"{existing[0]} already exists; choose another --out")
-    args.out.mkdir(parents=True, exist_ok=True)
-    for i, path in enumerate(paths):
-        score = record_game(agent, env, path, seed=args.seed + i, t_max=args.t_max)
-        print(f"{path}: score {score:.0f}")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for i, path in enumerate(paths):
+            score = record_game(agent, env, path, seed=args.seed + i, t_max=args.t_max)
+            print(f"{path}: score {score:.0f}")
+    except OSError as exc:  # a full disk, a removed folder: record_game left no partial video
+        raise UserError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -202,11 +226,15 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        {"train": cmd_train, "evaluate": cmd_evaluate, "record": cmd_record,
-         "bench": cmd_bench}[args.command](args)
+        with interruptible():
+            {"train": cmd_train, "evaluate": cmd_evaluate, "record": cmd_record,
+             "bench": cmd_bench}[args.command](args)
     except UserError as exc:
         print(f"dqn: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"dqn {args.command}: stopped by {exc.signal_name}; no half-written file was left", file=sys.stderr)
+        return exc.exit_code
     return 0
 
 

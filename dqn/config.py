@@ -12,15 +12,27 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from dqn.errors import UserError
+from dqn.hardware import PRECISIONS, Runtime
+from dqn.networks import CNN_ENCODERS
+from dqn.files import write_atomic
 
 
-def _f(default, help: str, **kwargs):
-    """A dataclass field whose help text becomes the CLI flag's --help."""
+def _f(default, help: str, parse=None, **kwargs):
+    """A dataclass field whose help text becomes the CLI flag's --help; parse, if given, reads
+    the flag's text (for fields that take a word or a number)."""
     if isinstance(default, (list, tuple)):
         kwargs["default_factory"] = lambda: tuple(default)
     else:
         kwargs["default"] = default
-    return field(metadata={"help": help}, **kwargs)
+    return field(metadata={"help": help, "parse": parse}, **kwargs)
+
+
+# far more than any machine's cores: a larger number is a typo, and torch cannot take a huge one
+MAX_TORCH_THREADS = 1024
+
+
+def auto_or_int(text: str) -> int | str:
+    return "auto" if text == "auto" else int(text)
 
 
 @dataclass
@@ -54,13 +66,17 @@ class TrainConfig:
     loss: str = _f("huber", "TD loss: 'mse' (the course's formula) or 'huber'")
     max_grad_norm: float = _f(10.0, "gradient norm clip")
     hidden_sizes: tuple[int, ...] = _f((128, 128), "hidden layer widths of the MLP (vector observations)")
+    cnn: str = _f("nature", "image encoder: 'nature' (Mnih et al. 2015: 3 convolutions, 512 units) or 'nips' "
+                            "(Mnih et al. 2013: 2 convolutions, 256 units, about 3x fewer FLOPs)")
     atari_preprocessing: str = _f("nature", "Atari frames: 'nature' (full screen, luminance, 84x84) or 'homework' (Breakout only: crop, red-heavy gray, 64x64)")
     frame_stack: int = _f(4, "Atari frames stacked into one observation")
     augment_shift_px: int = _f(0, "Atari: shift each sampled observation by up to this many pixels "
                                   "(DrQ's random shift; 0 = off)")
     clip_rewards: bool = _f(True, "Atari: train on the sign of the reward")
     noop_max: int = _f(30, "Atari: at most this many no-op agent steps at each game start (0 = none)")
-    bf16: bool = _f(False, "run the network in bfloat16 autocast (fast on CPUs with AVX-512 BF16 or AMX)")
+    precision: str = _f("auto", "the network's arithmetic: 'fp32', 'bf16' (autocast, Q head in float32) or "
+                                "'auto': bf16 where the hardware has it (CPUs with AVX512_BF16 or AMX, CUDA "
+                                "GPUs that support it), fp32 elsewhere, where bf16 is emulated and slow")
     eval_freq_steps: int = _f(2_000, "agent steps between evaluations (0 = never)")
     eval_games: int = _f(10, "games per evaluation")
     eval_t_max: int = _f(1_000, "agent steps at most in one evaluation game (all lives on Atari)")
@@ -70,14 +86,18 @@ class TrainConfig:
     checkpoint_freq_steps: int = _f(10_000, "agent steps between checkpoints")
     save_replay: bool = _f(False, "also save the replay buffer with each checkpoint, for an exact resume "
                                   "(it takes about a frame's bytes per transition on disk)")
-    torch_threads: int = _f(1, "torch intra-op threads (small networks run fastest on one)")
+    min_available_ram_gb: float = _f(0.25, "save a checkpoint and stop when the machine's available RAM falls "
+                                           "under this many GiB, checked at each metrics row (0 = never)")
+    torch_threads: int | str = _f("auto", "torch intra-op threads, or 'auto': every usable physical core for "
+                                          "image observations, 1 for vector ones (small networks run fastest on one)",
+                                      parse=auto_or_int)
     device: str = _f("auto", "'auto', 'cpu' or 'cuda'")
 
     def validate(self) -> "TrainConfig":
         """Raise UserError naming the first bad value."""
         positive_ints = ["total_steps", "buffer_size", "batch_size", "train_freq_steps", "num_envs", "n_step", "frame_stack",
                          "gradient_steps", "target_update_steps", "eval_games", "eval_t_max",
-                         "log_freq_steps", "checkpoint_freq_steps", "torch_threads"]
+                         "log_freq_steps", "checkpoint_freq_steps"]
         for name in positive_ints:
             if getattr(self, name) <= 0:
                 raise UserError(f"{name} must be positive, got {getattr(self, name)}")
@@ -97,14 +117,24 @@ class TrainConfig:
             raise UserError(f"batch_size ({self.batch_size}) is larger than buffer_size ({self.buffer_size})")
         if self.atari_preprocessing not in ("homework", "nature"):
             raise UserError(f"atari_preprocessing must be 'homework' or 'nature', got {self.atari_preprocessing!r}")
-        if self.seed < 0:
-            raise UserError(f"seed must not be negative, got {self.seed}")
+        if not 0 <= self.seed < 2**32:
+            raise UserError(f"seed must be in [0, 2**32), got {self.seed}")
+        if not 0 <= self.min_available_ram_gb < float("inf"):
+            raise UserError(f"min_available_ram_gb must be a number of GiB >= 0, got {self.min_available_ram_gb}")
         if not self.adam_eps > 0:
             raise UserError(f"adam_eps must be > 0, got {self.adam_eps}")
         if self.stop_score is not None and self.eval_freq_steps == 0:
             raise UserError("stop_score needs evaluations: set eval_freq_steps > 0")
+        if self.cnn not in CNN_ENCODERS:
+            raise UserError(f"cnn must be one of {', '.join(CNN_ENCODERS)}, got {self.cnn!r}")
         if self.loss not in ("mse", "huber"):
             raise UserError(f"loss must be 'mse' or 'huber', got {self.loss!r}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.torch_threads != "auto" and not (isinstance(self.torch_threads, int) and
+                                                 0 < self.torch_threads <= MAX_TORCH_THREADS):
+            raise UserError(f"torch_threads must be 'auto' or a number from 1 to {MAX_TORCH_THREADS}, "
+                            f"got {self.torch_threads!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UserError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
@@ -120,17 +150,31 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         if not isinstance(data, dict):
             raise UserError("the checkpoint's config is not a mapping")
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | {"bf16", "runtime"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(f"unknown config fields: {', '.join(unknown)}")
         data = dict(data)
+        data.pop("runtime", None)  # config.json records the machine's choices beside the config
+        if "bf16" in data:  # checkpoints from before `precision` existed
+            data["precision"] = "bf16" if data.pop("bf16") else "fp32"
         if "hidden_sizes" in data:
             data["hidden_sizes"] = tuple(data["hidden_sizes"])
         return cls(**data)
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+    def save(self, path: Path, runtime: Runtime | None = None) -> None:
+        """The config as JSON; with runtime, also what its `auto` fields chose on this machine."""
+        data = self.to_dict() if runtime is None else {**self.to_dict(), "runtime": runtime.to_dict()}
+        text = json.dumps(data, indent=2) + "\n"
+        write_atomic(path, lambda f: f.write(text.encode()))
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        """The config of a run folder's config.json, validated; UserError if it is not one."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text())).validate()
+        except (OSError, ValueError, TypeError) as exc:
+            raise UserError(f"{path} is not a readable dqn config ({type(exc).__name__}: {exc})") from None
 
 
 PRESETS: dict[str, dict] = {
@@ -152,7 +196,7 @@ PRESETS: dict[str, dict] = {
     ),
     # Breakout on a 2-core CPU: Nature 84x84 frames (the homework's 64x64 crop learned about half
     # as fast per agent step, benchmarks/RESULTS.md), a fast epsilon decay, 3-step returns,
-    # Double and Dueling DQN, bfloat16 on both cores.
+    # Double and Dueling DQN; precision and threads chosen from the machine.
     "breakout": dict(
         env_id="BreakoutNoFrameskip-v4",
         total_steps=2_000_000,
@@ -175,8 +219,6 @@ PRESETS: dict[str, dict] = {
         log_freq_steps=5_000,
         checkpoint_freq_steps=25_000,
         keep_eval_snapshots=True,
-        torch_threads=2,
-        bf16=True,
     ),
 }
 

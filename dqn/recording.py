@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -18,30 +22,75 @@ def _annotate(frame: np.ndarray, scale: int, text: str) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([banner, big]))
 
 
+class Mp4Encoder:
+    """ffmpeg turning the RGB frames written to it into an H.264 mp4 at path. Its messages are kept
+    apart, so that a failure (a full disk) becomes one OSError with ffmpeg's first message."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: int):
+        self.log = tempfile.TemporaryFile()
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-",
+                   "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", str(path)]
+        # a session of its own: a Ctrl-C at the terminal reaches us, and we decide what ffmpeg does
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=self.log, start_new_session=True)
+
+    def write(self, frame: np.ndarray) -> None:
+        try:
+            self.process.stdin.write(frame.tobytes())
+        except BrokenPipeError:  # ffmpeg stopped: close() says why
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Finish the file; OSError if ffmpeg could not."""
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        if self.process.wait():
+            self.log.seek(0)
+            lines = self.log.read().decode(errors="replace").strip().splitlines() or ["no message"]
+            # the first message says what went wrong, the rest what followed from it
+            raise OSError(None, "ffmpeg stopped: " + re.sub(r"^\[[^]]*\] *", "", lines[0]))
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
 def record_game(agent, env, path: Path, seed: int | None = None, t_max: int = 27_000,
                 fps: int = 15, scale: int = 2) -> float:
     """Play one full game (every life) greedily in env (made with render_mode="rgb_array"),
     write it to path, return the score.
 
     One video frame per agent step: 15 fps is real time for Atari's 60 Hz with 4 frames a step.
+    The video is written beside path first and renamed to path once complete, so a recording that
+    fails or is stopped (a full disk, Ctrl-C) leaves no file; a failed write raises OSError.
     """
-    writer = None
+    path = Path(path)
+    partial = path.with_name(path.name + ".tmp")
+    encoder = None
 
     def write_frame(score: float, step: int) -> None:
-        nonlocal writer
+        nonlocal encoder
         frame = _annotate(env.render(), scale, f"score {score:.0f}   step {step}")
-        if writer is None:
+        if encoder is None:
             height, width = frame.shape[:2]
-            writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, codec="libx264",
-                                                 pix_fmt_out="yuv420p", macro_block_size=1,
-                                                 output_params=["-loglevel", "error"])
-            writer.send(None)  # start the encoder
-        writer.send(frame)
+            encoder = Mp4Encoder(partial, width, height, fps)
+        encoder.write(frame)
 
     try:
         [score] = play_episodes(env, agent, 1, greedy=True, t_max=t_max, seed=seed, full_games=True,
                                 on_step=write_frame)
-    finally:
-        if writer is not None:
-            writer.close()
+        if encoder is not None:
+            encoder.close()
+        os.replace(partial, path)
+    except BaseException as exc:
+        if encoder is not None:
+            encoder.kill()
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            exc.filename = str(path)  # the file the user asked for, not its temporary
+        raise
     return score

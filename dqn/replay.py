@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dqn.checkpoint import write_atomic
+from dqn.files import write_atomic
 from dqn.sumtree import SumTree
 
 
@@ -152,6 +152,11 @@ class FrameReplay:
     def bytes_per_transition(self) -> float:
         arrays = [self.frames] + [getattr(self, name) for name in self.SLOT_FIELDS]
         return sum(a.nbytes for a in arrays) / (self.num_envs * self.ring)
+
+    @property
+    def nbytes(self) -> int:
+        """Its arrays' bytes: its RAM once full, and about the size of the file save() writes."""
+        return round(self.bytes_per_transition * self.num_envs * self.ring)
 
     def __len__(self) -> int:
         return int(self.filled.sum())

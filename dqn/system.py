@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ctypes
+import shutil
+from pathlib import Path
 
 import psutil
 
@@ -12,6 +14,14 @@ M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 
 def available_ram_bytes() -> int:
     return int(psutil.virtual_memory().available)
+
+
+def free_disk_bytes(path: Path) -> int:
+    """Free bytes on the disk where path is, or would be once created."""
+    path = Path(path).absolute()
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free
 
 
 def is_enough_ram(min_available_gb: float = 0.1) -> bool:

@@ -6,11 +6,11 @@ import contextlib
 import copy
 import csv
 import dataclasses
+import errno
 import io
+import os
 import random
-import signal
 import sys
-import threading
 import time
 import zipfile
 from collections import deque
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 import torch
 from tqdm import tqdm
 
@@ -28,11 +29,14 @@ from dqn.config import TrainConfig
 from dqn.envs import env_state, make_env, restore_env
 from dqn.errors import UserError
 from dqn.evaluation import play_episodes
+from dqn.hardware import choose_runtime
+from dqn.files import deferred_thread_write_errors, naming_the_file, write_atomic
+from dqn.interrupts import stop_requests
 from dqn.losses import loss_from_td_errors, td_errors, td_targets
 from dqn.plotting import save_training_curves
 from dqn.replay import FrameReplay, PrioritizedFrameReplay
 from dqn.schedules import linear_decay
-from dqn.system import available_ram_bytes, reuse_freed_memory
+from dqn.system import available_ram_bytes, free_disk_bytes, is_enough_ram, reuse_freed_memory
 
 METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
                  "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std",
@@ -41,6 +45,15 @@ METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilo
 
 class TrainingDiverged(UserError):
     """The loss stopped being a finite number."""
+
+
+class WriteFailed(UserError):
+    """A file of the run could not be written: a full disk, no permission, a removed folder."""
+
+
+class LowMemory(UserError):
+    """Available RAM fell under min_available_ram_gb; the run saved a checkpoint and stopped."""
+
 
 # Evaluation games get seeds of their own, apart from the training envs' seed + 0 .. num_envs - 1.
 EVAL_SEED_OFFSET = 10_000
@@ -54,14 +67,7 @@ class TrainResult:
     best_eval: float | None
     stopped_early: bool
     wall_s: float
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("device 'cuda' was asked for but no CUDA device is available")
-    return torch.device(name)
+    interrupted_by: str | None = None  # "SIGINT" or "SIGTERM" when a stop request ended the run
 
 
 def numpy_global_rng_state() -> dict:
@@ -86,42 +92,23 @@ def seed_everything(seed: int) -> None:
 
 def build_agent(config: TrainConfig, obs_shape, n_actions: int) -> DQNAgent:
     return DQNAgent(obs_shape, n_actions, hidden_sizes=config.hidden_sizes,
-                    dueling=config.dueling, seed=config.seed)
+                    dueling=config.dueling, seed=config.seed, cnn=config.cnn)
 
 
 def check_run_dir(run_dir: Path) -> None:
     """Refuse to write into a folder that already holds a run: never overwrite one silently."""
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir} is a file, not a run folder; choose another --out")
-    if run_dir.exists() and any(run_dir.iterdir()):
+    # a run killed as it started may have left an unfinished temporary file: nothing to keep
+    if run_dir.exists() and any(not p.name.endswith(".tmp") for p in run_dir.iterdir()):
         raise UserError(f"run folder {run_dir} already exists and is not empty; choose another --out")
 
 
-@contextlib.contextmanager
-def stop_requests(on_signal):
-    """While inside, a first Ctrl-C (SIGINT) or SIGTERM calls on_signal(name) instead of stopping the
-    process, so the loop can finish its step and save a checkpoint it can resume from exactly; a
-    second one acts as it usually does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    names = ["SIGINT", "SIGTERM"]
-    previous = {}
-
-    def restore():
-        for name in names:
-            signal.signal(getattr(signal, name), previous[name])
-
-    def handler(signum, frame):
-        restore()  # a second Ctrl-C stops at once, e.g. in the middle of a long evaluation
-        on_signal(signal.Signals(signum).name)
-
-    for name in names:
-        previous[name] = signal.signal(getattr(signal, name), handler)
-    try:
-        yield
-    finally:
-        restore()
+def size_text(n_bytes: float) -> str:
+    """A size in the largest decimal unit it reaches: 1.55 MB, 7.07 GB."""
+    unit, scale = next(((unit, scale) for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if n_bytes >= scale),
+                       ("bytes", 1))
+    return f"{n_bytes / scale:.3g} {unit}"
 
 
 def multiples_crossed(before: int, after: int, every: int) -> int:
@@ -131,21 +118,23 @@ def multiples_crossed(before: int, after: int, every: int) -> int:
 
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True,
-                 resume_state: dict | None = None):
-        """A new run in run_dir, or with resume_state (a checkpoint of this run) its continuation."""
+                 resume_state: dict | None = None, start_over: bool = False):
+        """A new run in run_dir, or with resume_state (a checkpoint of this run) its continuation,
+        or with start_over the run of run_dir again from step 0 (it has no checkpoint)."""
         self.config = cfg = config.validate()
         self.run_dir = Path(run_dir)
-        if resume_state is None:
+        if resume_state is None and not start_over:
             check_run_dir(self.run_dir)  # before anything slow: a taken folder fails at once
         self.progress = progress
-        self.device = resolve_device(cfg.device)
-
-        torch.set_num_threads(cfg.torch_threads)
         reuse_freed_memory()
         seed_everything(cfg.seed)
         self.envs = [make_env(cfg) for _ in range(cfg.num_envs)]
         self.eval_env = make_env(cfg, evaluation=True)
         space = self.envs[0].observation_space
+        self.runtime = choose_runtime(cfg.device, cfg.precision, cfg.torch_threads,
+                                      image_observations=len(space.shape) == 3)
+        self.device = torch.device(self.runtime.device)
+        torch.set_num_threads(self.runtime.torch_threads)
         n_actions = int(self.envs[0].action_space.n)
         stack = cfg.frame_stack if len(space.shape) == 3 else 1
         if cfg.augment_shift_px and len(space.shape) != 3:
@@ -164,6 +153,8 @@ class Trainer:
                                       seed=cfg.seed, **options)
         except ValueError as exc:
             raise UserError(f"buffer_size: {exc}") from None
+        if cfg.save_replay:
+            self.check_room_for_replay_files()
         self.agent = build_agent(cfg, space.shape, n_actions).to(self.device)
         self.target = copy.deepcopy(self.agent).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.learning_rate,
@@ -184,9 +175,16 @@ class Trainer:
             self.restore(resume_state)
 
     def autocast(self):
-        if not self.config.bf16:
+        if self.runtime.precision != "bf16":
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def to_device(self, array: np.ndarray) -> torch.Tensor:
+        """A replay array on the network's device; to a GPU through pinned memory, without waiting."""
+        tensor = torch.as_tensor(array)
+        if self.device.type == "cpu":
+            return tensor
+        return tensor.pin_memory().to(self.device, non_blocking=True)
 
     # --- learning -------------------------------------------------------------------------
     def update(self) -> tuple[float, float, float]:
@@ -196,10 +194,9 @@ class Trainer:
         if cfg.prioritized_replay:
             self.replay.beta = linear_decay(cfg.priority_beta_start, 1.0, self.step, cfg.priority_beta_steps)
         batch = self.replay.sample(cfg.batch_size)
-        obs, actions, returns, next_obs, discounts = (
-            torch.as_tensor(x, device=self.device)
-            for x in (batch.obs, batch.actions, batch.returns, batch.next_obs, batch.discounts))
-        weights = None if batch.weights is None else torch.as_tensor(batch.weights, device=self.device)
+        obs, actions, returns, next_obs, discounts = map(
+            self.to_device, (batch.obs, batch.actions, batch.returns, batch.next_obs, batch.discounts))
+        weights = None if batch.weights is None else self.to_device(batch.weights)
         if cfg.augment_shift_px:
             obs = random_shift(obs, cfg.augment_shift_px, self.augment_rng)
             next_obs = random_shift(next_obs, cfg.augment_shift_px, self.augment_rng)
@@ -261,6 +258,18 @@ class Trainer:
                 "step": self.step, "obs_shape": self.agent.state_shape,
                 "n_actions": self.agent.n_actions}
 
+    def check_room_for_replay_files(self) -> None:
+        """Refuse, before training, a --save-replay run that the disk cannot hold. A checkpoint's
+        replay file is written before the previous one is removed: two of them at once."""
+        already_there = len(list(self.run_dir.glob("replay_*.npz")))  # a resumed run's own
+        needed = max(0, 2 - already_there) * self.replay.nbytes
+        free = free_disk_bytes(self.run_dir)
+        if needed > free:
+            raise UserError(f"--save-replay needs room for two replay files of {size_text(self.replay.nbytes)} "
+                            f"(a new one is written before the old one is removed): {size_text(needed)} more, "
+                            f"but the disk of {self.run_dir} has {size_text(free)} free; free space, or train "
+                            "without --save-replay")
+
     def save_checkpoint(self) -> None:
         """checkpoint.pt with everything a resume needs; the replay, when asked, in a file of its
         own written first. checkpoint.pt is renamed into place last, so it always names a
@@ -268,7 +277,9 @@ class Trainer:
         if self.saved_step == self.step:
             return
         replay_file = None
-        if self.config.save_replay:
+        # an empty replay (step 0) is not saved: it would be the buffer's size in zeros, and a
+        # checkpoint without a replay file refills the replay anyway
+        if self.config.save_replay and len(self.replay):
             replay_file = f"replay_{self.step:09d}.npz"
             self.replay.save(self.run_dir / replay_file)
         state = self.model_state()
@@ -284,7 +295,12 @@ class Trainer:
                     # pickled envs stay an opaque byte tensor: plain loads (weights_only) never run them
                     "envs": [torch.frombuffer(bytearray(env_state(env)), dtype=torch.uint8) for env in self.envs],
                     "replay_file": replay_file})
-        checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
+        try:
+            checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
+        except OSError:
+            if replay_file is not None:  # no checkpoint names it: give its room back
+                (self.run_dir / replay_file).unlink(missing_ok=True)
+            raise
         self.saved_step = self.step
         # older replays, and the temporary file of one a kill cut short
         for old in [*self.run_dir.glob("replay_*.npz"), *self.run_dir.glob("replay_*.npz.tmp")]:
@@ -359,11 +375,9 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
 
         path = self.run_dir / "metrics.csv"
-        self.config.save(self.run_dir / "config.json")
-        if self.step == 0:
-            with open(path, "w", newline="") as f:
-                csv.DictWriter(f, fieldnames=METRIC_FIELDS).writeheader()
-        else:
+        self.config.save(self.run_dir / "config.json", runtime=self.runtime)
+        rows = []  # a run at step 0, new or started over, keeps none
+        if self.step > 0:
             try:
                 with open(path, newline="") as f:
                     rows = [row for row in csv.DictReader(f) if int(row["step"]) < self.step or
@@ -371,24 +385,57 @@ class Trainer:
             except (OSError, ValueError, TypeError) as exc:
                 raise UserError(f"cannot read {path} to go on with it: {exc}") from None
 
-            def write(f):
-                text = io.StringIO()
-                table = csv.DictWriter(text, fieldnames=METRIC_FIELDS)
-                table.writeheader()
-                table.writerows(rows)
-                f.write(text.getvalue().encode())
+        def write(f):
+            text = io.StringIO()
+            table = csv.DictWriter(text, fieldnames=METRIC_FIELDS)
+            table.writeheader()
+            table.writerows(rows)
+            f.write(text.getvalue().encode())
 
-            checkpoint.write_atomic(path, write)
+        write_atomic(path, write)
         metrics_file = open(path, "a", newline="")
-        writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1 if self.step else None)
+        # a resumed run, or one started over, drops the points of the process it replaces
+        writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1)
         return metrics_file, csv.DictWriter(metrics_file, fieldnames=METRIC_FIELDS), writer
 
     def train(self) -> TrainResult:
+        """Train until total_steps, the stop score or a stop request (Ctrl-C, SIGTERM); low memory
+        ends it with a checkpoint and LowMemory, a write that fails (a full disk, a removed folder)
+        with WriteFailed, the last complete checkpoint left as it was."""
+        print(f"dqn: training on {self.runtime.describe()}", file=sys.stderr)
+        try:
+            with deferred_thread_write_errors():
+                return self.train_and_save()
+        except OSError as exc:
+            raise WriteFailed(self.write_failure(exc)) from None
+
+    def write_failure(self, exc: OSError) -> str:
+        """One line: the file, the cause, and how to go on."""
+        # TensorBoard's writer names its file in bytes
+        failed = f"cannot write {os.fsdecode(exc.filename or self.run_dir)}: {exc.strerror or exc}"
+        remedy = "free space" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "make it writable"
+        if not self.run_dir.is_dir():
+            return f"{failed}; the run folder is gone, so nothing is left to resume"
+        if self.saved_step < 0:
+            return f"{failed}; nothing was saved: {remedy}, then start the run again"
+        return (f"{failed}; {remedy}, then go on from its checkpoint of agent step {self.saved_step} "
+                f"with: dqn train --resume {self.run_dir}")
+
+    def low_memory_message(self) -> str:
+        cfg, replay = self.config, self.replay
+        held = replay.nbytes * len(replay) / (replay.num_envs * replay.ring)  # RAM comes as slots are written
+        return (f"available RAM fell under min_available_ram_gb ({cfg.min_available_ram_gb} GiB) at agent step "
+                f"{self.step}; this process holds {size_text(psutil.Process().memory_info().rss)}, its replay "
+                f"{size_text(held)} of the {size_text(replay.nbytes)} it grows to with --buffer-size {cfg.buffer_size}; "
+                f"checkpoint saved: free memory, then: dqn train --resume {self.run_dir}")
+
+    def train_and_save(self) -> TrainResult:
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.start_time = time.perf_counter()
+        self.save_checkpoint()  # a new run's at step 0 first, so that a kill at any instant leaves one
         metrics_file, metrics, writer = self.open_logs()
-        stopped_early = False
+        stopped_early = low_memory = False
         last_log_time, last_log_step = self.start_time, self.step
         obs = self.obs
         stop_signal = []
@@ -444,55 +491,84 @@ class Trainer:
                                 checkpoint.save_atomic(self.model_state(), self.run_dir / "best.pt")
                             if cfg.stop_score is not None and row["eval_mean"] >= cfg.stop_score:
                                 stopped_early = True
-                        metrics.writerow(row)
-                        metrics_file.flush()
-                        for key, value in row.items():
-                            if key != "step":
-                                writer.add_scalar(key, value, self.step)
+                        with naming_the_file(self.run_dir / "metrics.csv"):
+                            metrics.writerow(row)
+                            metrics_file.flush()
+                        with naming_the_file(self.run_dir / "tb"):
+                            for key, value in row.items():
+                                if key != "step":
+                                    writer.add_scalar(key, value, self.step)
                         bar.set_postfix(eps=f"{self.agent.epsilon:.2f}",
                                         score=row.get("train_score", "-"),
                                         best_eval=self.best_eval if self.best_eval is not None else "-")
                         # evaluation time is not training speed
                         last_log_time, last_log_step = time.perf_counter(), self.step
+                        # checked once per row: stop with a checkpoint before the system kills the process
+                        low_memory = not is_enough_ram(cfg.min_available_ram_gb)
                     if multiples_crossed(before, self.step, cfg.checkpoint_freq_steps):
                         self.save_checkpoint()
-                    if stopped_early or stop_signal:
+                    if stopped_early or stop_signal or low_memory:
                         break
             finally:
                 bar.close()
                 metrics_file.close()
                 writer.close()
-        if stop_signal:
-            print(f"{stop_signal[0]}: interrupted at agent step {self.step}; saving {self.run_dir / 'checkpoint.pt'} "
-                  f"(go on with: dqn train --resume {self.run_dir})", file=sys.stderr)
         self.save_checkpoint()
-        save_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png",
-                             title=f"{cfg.env_id}, seed {cfg.seed}")
+        if low_memory:
+            raise LowMemory(self.low_memory_message())
+        with naming_the_file(self.run_dir / "curves.png"):
+            save_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png",
+                                 title=f"{cfg.env_id}, seed {cfg.seed}")
         for env in [*self.envs, self.eval_env]:
             env.close()
         return TrainResult(self.run_dir, self.step, self.updates, self.best_eval, stopped_early,
-                           time.perf_counter() - self.start_time)
+                           time.perf_counter() - self.start_time, stop_signal[0] if stop_signal else None)
 
 
 def train(config: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
     return Trainer(config, run_dir, progress).train()
 
 
+def last_logged_step(metrics_csv: Path) -> int:
+    """The agent step of the last whole row of metrics.csv; 0 without one."""
+    try:
+        with open(metrics_csv, newline="") as f:
+            # a row cut short by a kill lacks its last fields
+            return max((int(row["step"]) for row in csv.DictReader(f) if row[METRIC_FIELDS[-1]] is not None),
+                       default=0)
+    except (OSError, ValueError, csv.Error):
+        return 0
+
+
 def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True) -> TrainResult:
-    """Go on with the run in run_dir from its checkpoint, optionally to a new total_steps."""
+    """Go on with the run in run_dir from its checkpoint, optionally to a new total_steps. A run
+    stopped before its first checkpoint starts over from its config.json. Says on stderr where it
+    goes on from, and how many logged agent steps were lost with the process that stopped."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"no run folder at {run_dir}")
-    state = checkpoint.load(run_dir / "checkpoint.pt")
-    if "resume" not in state:
-        raise UserError(f"{run_dir / 'checkpoint.pt'} holds no training state to resume from")
-    config = TrainConfig.from_dict(state["config"])
+    checkpoint_file, config_file = run_dir / "checkpoint.pt", run_dir / "config.json"
+    if checkpoint_file.is_file() or not config_file.is_file():
+        state = checkpoint.load(checkpoint_file)  # "no checkpoint at ..." when neither is there
+        if "resume" not in state:
+            raise UserError(f"{checkpoint_file} holds no training state to resume from")
+        config, step = TrainConfig.from_dict(state["config"]), state["step"]
+        going_on = f"resuming {run_dir} from its checkpoint of agent step {step}"
+    else:
+        state, config, step = None, TrainConfig.load(config_file), 0
+        going_on = f"{run_dir} has no checkpoint.pt (it stopped before its first one): starting it over from its config.json"
     if total_steps is not None:
         config = dataclasses.replace(config, total_steps=total_steps).validate()
-    if state["step"] >= config.total_steps:
-        raise UserError(f"the run already has {state['step']} of its {config.total_steps} agent steps; "
+    if step >= config.total_steps:
+        raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
                         "pass a larger --total-steps to train on")
-    return Trainer(config, run_dir, progress, resume_state=state).train()
+    lost = last_logged_step(run_dir / "metrics.csv") - step
+    trainer = Trainer(config, run_dir, progress, resume_state=state, start_over=state is None)
+    if lost > 0:
+        going_on += (f"; the {lost} agent steps logged after it in metrics.csv (and any after its last row) "
+                     "were lost and are trained again")
+    print(going_on, file=sys.stderr)
+    return trainer.train()
 
 
 def load_agent(path: Path) -> tuple[DQNAgent, TrainConfig, dict]:

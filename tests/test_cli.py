@@ -82,7 +82,9 @@ def assert_one_line_error(result, *needles):
     (["--batch-size", "100", "--buffer-size", "10"], "batch_size (100) is larger than buffer_size (10)"),
     (["--total-steps", "-5"], "total_steps must be positive"),
     (["--no-such-flag"], "--no-such-flag"),
-    (["--seed", "-1"], "seed must not be negative"),
+    (["--seed", "-1"], "seed must be in [0, 2**32)"),
+    (["--seed", str(2**32)], "seed must be in [0, 2**32)"),
+    (["--min-available-ram-gb", "nan"], "min_available_ram_gb must be a number of GiB >= 0"),
     (["--adam-eps", "0"], "adam_eps must be > 0"),
     (["--stop-score", "10", "--eval-freq-steps", "0"], "stop_score needs evaluations"),
     (["--preset", "cartpole", "--augment-shift-px", "4"], "augment_shift_px shifts images"),
@@ -161,3 +163,6 @@ def test_bench_reports_speed_and_replay_bytes():
     # each 84x84 frame stored once, plus a few bytes of action/reward/flags
     assert report["frame_bytes"] == 84 * 84
     assert report["replay_bytes_per_transition"] <= 1.05 * report["frame_bytes"]
+    # what the speed was measured on, chosen by the defaults
+    assert report["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert report["precision"] in ("fp32", "bf16") and report["torch_threads"] >= 1

@@ -10,7 +10,7 @@ import torch
 
 from dqn import checkpoint
 from dqn.config import preset_config
-from dqn.train import Trainer, TrainingDiverged, resume
+from dqn.train import Trainer, TrainingDiverged, check_run_dir, resume
 
 TIMING = {"wall_s", "steps_per_s", "time_env_s", "time_act_s", "time_sample_s", "time_update_s"}
 FLAGS = ["--preset", "cartpole", "--seed", "4", "--save-replay", "--checkpoint-freq-steps", "500",
@@ -18,10 +18,10 @@ FLAGS = ["--preset", "cartpole", "--seed", "4", "--save-replay", "--checkpoint-f
          "--learning-starts", "300", "--stop-score", "1e9", "--quiet"]
 
 # A training process that SIGKILLs itself during the nth write of a chosen file: after its bytes
-# are out, before the rename that would complete it (see checkpoint.write_atomic).
+# are out, before the rename that would complete it (see files.write_atomic).
 KILL_DURING_WRITE = """
 import os, signal, sys
-from dqn import checkpoint, cli
+from dqn import cli
 victim, writes_left, real_fsync = sys.argv[1], int(sys.argv[2]), os.fsync
 def fsync(fd):
     global writes_left
@@ -30,7 +30,7 @@ def fsync(fd):
         if writes_left == 0:
             os.kill(os.getpid(), signal.SIGKILL)
     real_fsync(fd)
-checkpoint.os.fsync = fsync
+os.fsync = fsync
 sys.exit(cli.main(sys.argv[3:]))
 """
 
@@ -38,6 +38,12 @@ sys.exit(cli.main(sys.argv[3:]))
 def dqn(*args):
     return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True, text=True,
                           timeout=300)
+
+
+def kill_during_write(victim, nth, *args):
+    """`dqn *args`, SIGKILLed during the nth write of the file named victim."""
+    return subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, victim, str(nth), *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
 
 
 def metrics(run_dir):
@@ -81,17 +87,56 @@ def test_stop_and_resume_equals_one_straight_run(straight, tmp_path):
     assert [p.name for p in out.glob("replay_*.npz")] == ["replay_000003000.npz"]
 
 
-# checkpoints come every 500 steps: the third write of checkpoint.pt is the one of step 1500
-@pytest.mark.parametrize("victim, nth", [("replay_000001500.npz.tmp", 1), ("checkpoint.pt.tmp", 3)])
+# checkpoints come at step 0 and every 500 steps: the fourth write of checkpoint.pt is the one of
+# step 1500; the replay is saved from step 500 on (at step 0 it is empty)
+@pytest.mark.parametrize("victim, nth", [("replay_000001500.npz.tmp", 1), ("checkpoint.pt.tmp", 4)])
 def test_kill_9_while_writing_a_checkpoint_then_resume(straight, tmp_path, victim, nth):
     out = tmp_path / "run"
-    killed = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, victim, str(nth), "train", "--out", str(out),
-                             "--total-steps", "3000", *FLAGS], capture_output=True, text=True, timeout=300)
+    killed = kill_during_write(victim, nth, "train", "--out", out, "--total-steps", "3000", *FLAGS)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert (out / victim).is_file()  # the write was cut short ...
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 1000  # ... the last one is whole
     resumed = dqn("train", "--resume", out, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
+    # the rows of steps 1100 to 1500 were logged after the checkpoint of step 1000
+    assert "from its checkpoint of agent step 1000; the 500 agent steps logged after it" in resumed.stderr
+    assert_same_run(straight, out)
+
+
+def test_kill_9_before_the_first_periodic_checkpoint_then_resume(straight, tmp_path):
+    """The issue's case: killed while best.pt is written, before the first checkpoint.pt of the
+    schedule. The run goes on from its checkpoint of step 0, says what was lost, and ends as the
+    straight run does."""
+    out = tmp_path / "run"
+    killed = kill_during_write("best.pt.tmp", 1, "train", "--out", out, "--total-steps", "3000", *FLAGS)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 0
+    assert not list(out.glob("replay_*.npz"))  # an empty replay is not saved
+    resumed = dqn("train", "--resume", out, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "from its checkpoint of agent step 0; the 400 agent steps logged after it" in resumed.stderr
+    assert_same_run(straight, out)
+
+
+def test_a_kill_during_the_first_checkpoint_leaves_a_folder_to_start_again_in(tmp_path):
+    out = tmp_path / "run"
+    killed = kill_during_write("checkpoint.pt.tmp", 1, "train", "--out", out, "--total-steps", "3000", *FLAGS)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert [p.name for p in out.iterdir()] == ["checkpoint.pt.tmp"]
+    assert_one_line_error(dqn("train", "--resume", out), f"no checkpoint at {out / 'checkpoint.pt'}")
+    check_run_dir(out)  # an unfinished temporary file does not make the folder taken: the same --out works
+
+
+def test_resume_of_a_folder_with_only_its_config_starts_the_run_over(straight, tmp_path):
+    """A run that an older version left without any checkpoint.pt: config.json, metrics.csv, best.pt."""
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ["config.json", "metrics.csv", "best.pt"]:
+        (out / name).write_bytes((straight / name).read_bytes())
+    resumed = dqn("train", "--resume", out, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (f"{out} has no checkpoint.pt (it stopped before its first one): starting it over from its config.json; "
+            "the 3000 agent steps logged after it") in resumed.stderr
     assert_same_run(straight, out)
 
 
@@ -112,6 +157,7 @@ def test_ctrl_c_then_resume_equals_one_straight_run(straight, tmp_path):
     assert 300 <= stopped_at < 3000  # wherever it stopped, not at a checkpoint multiple in general
     resumed = dqn("train", "--resume", out, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {out} from its checkpoint of agent step {stopped_at}\n" in resumed.stderr  # nothing lost
     assert_same_run(straight, out)
 
 
