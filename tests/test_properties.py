@@ -95,14 +95,14 @@ def scenarios(draw):
     num_envs = draw(st.integers(1, 3))
     stack = draw(st.integers(1, 4))
     n_step = draw(st.integers(1, 5))
-    ring = draw(st.integers(stack + n_step + 1, 24))  # small: the ring wraps many times
+    ring = draw(st.integers(stack + n_step + 1, 20))  # small: the ring wraps many times
     capacity = ring * num_envs + draw(st.integers(0, num_envs - 1))
     gamma = draw(st.sampled_from([0.5, 0.9, 1.0]))
     # mostly adds, and episodes long enough to fill the ring with one
     kind = st.sampled_from(["add"] * 9 + ["sample"])
     ending = st.sampled_from(["go"] * 10 + ["terminate", "truncate"])
     operation = st.tuples(kind, st.integers(0, num_envs - 1), ending, st.integers(1, 16))
-    operations = draw(st.lists(operation, min_size=1, max_size=200))
+    operations = draw(st.lists(operation, min_size=30, max_size=300))
     return dict(num_envs=num_envs, stack=stack, n_step=n_step, ring=ring, capacity=capacity, gamma=gamma,
                 operations=operations)
 
