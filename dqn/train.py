@@ -91,6 +91,13 @@ def seed_everything(seed: int) -> None:
 
 
 def build_agent(config: TrainConfig, obs_shape, n_actions: int) -> DQNAgent:
+    if len(obs_shape) == 1:  # an MLP, as wide as hidden_sizes asks: refuse one that cannot fit, as the replay
+        widths = [obs_shape[0], *config.hidden_sizes, n_actions]
+        weights_bytes = 4 * sum(a * b for a, b in zip(widths, widths[1:]))
+        # training keeps four copies: the network, its target, Adam's two moments
+        if 4 * weights_bytes > 0.9 * available_ram_bytes():
+            raise UserError(f"an MLP with hidden_sizes {config.hidden_sizes} needs {size_text(4 * weights_bytes)} "
+                            f"to train, more than the {size_text(available_ram_bytes())} of RAM available")
     return DQNAgent(obs_shape, n_actions, hidden_sizes=config.hidden_sizes,
                     dueling=config.dueling, seed=config.seed, cnn=config.cnn)
 
