@@ -85,6 +85,7 @@ def assert_one_line_error(result, *needles):
     (["--seed", "-1"], "seed must be in [0, 2**32)"),
     (["--seed", str(2**32)], "seed must be in [0, 2**32)"),
     (["--min-available-ram-gb", "nan"], "min_available_ram_gb must be a number of GiB >= 0"),
+    (["--preset", "cartpole", "--hidden-sizes", "1000000000000"], "an MLP with hidden_sizes (1000000000000,) needs"),
     (["--adam-eps", "0"], "adam_eps must be > 0"),
     (["--stop-score", "10", "--eval-freq-steps", "0"], "stop_score needs evaluations"),
     (["--preset", "cartpole", "--augment-shift-px", "4"], "augment_shift_px shifts images"),
