@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dqn.envs import make_env
 from dqn.evaluation import homework_score
-from dqn.train import load_agent
+from dqn.loading import load_agent
 
 
 def main() -> None:

@@ -6,22 +6,32 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from dqn.networks import QNetwork
+from dqn.networks import HeadOptions, QNetwork
+
+
+def epsilon_greedy(qvalues: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+    """Each row explores with probability epsilon (a uniform action), else takes its argmax."""
+    batch_size, n_actions = qvalues.shape
+    random_actions = rng.integers(0, n_actions, size=batch_size)
+    best_actions = qvalues.argmax(axis=-1)
+    explore = rng.random(batch_size) < epsilon
+    return np.where(explore, random_actions, best_actions)
 
 
 class DQNAgent(nn.Module):
     def __init__(self, state_shape, n_actions: int, epsilon: float = 0.0,
-                 hidden_sizes: tuple[int, ...] = (128, 128), dueling: bool = False,
-                 seed: int | None = None, cnn: str = "nature"):
+                 hidden_sizes: tuple[int, ...] = (128, 128), head: str = "q",
+                 seed: int | None = None, cnn: str = "nature", options: HeadOptions = HeadOptions()):
         super().__init__()
         self.epsilon = epsilon
         self.n_actions = n_actions
         self.state_shape = tuple(state_shape)
-        self.network = QNetwork(self.state_shape, n_actions, hidden_sizes, dueling, cnn)
+        self.network = QNetwork(self.state_shape, n_actions, hidden_sizes, head, cnn, options)
         self.rng = np.random.default_rng(seed)
 
     def forward(self, state_t: torch.Tensor) -> torch.Tensor:
-        return self.network(state_t)
+        """The Q-values alone, as the course's code expects of an agent."""
+        return self.network(state_t).q_values
 
     @torch.no_grad()
     def get_qvalues(self, states) -> np.ndarray:
@@ -32,9 +42,5 @@ class DQNAgent(nn.Module):
         return self.forward(torch.as_tensor(states, device=device, dtype=dtype)).float().cpu().numpy()
 
     def sample_actions(self, qvalues: np.ndarray) -> np.ndarray:
-        """Epsilon-greedy: each row explores with probability epsilon, else takes its argmax."""
-        batch_size, n_actions = qvalues.shape
-        random_actions = self.rng.integers(0, n_actions, size=batch_size)
-        best_actions = qvalues.argmax(axis=-1)
-        explore = self.rng.random(batch_size) < self.epsilon
-        return np.where(explore, random_actions, best_actions)
+        """Epsilon-greedy actions, with the agent's epsilon and random generator."""
+        return epsilon_greedy(qvalues, self.epsilon, self.rng)

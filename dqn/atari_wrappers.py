@@ -1,6 +1,6 @@
 """Atari wrappers in the spirit of OpenAI baselines, for the gymnasium API.
 
-Usual order, innermost first: NoopResetEnv, MaxAndSkipEnv, EpisodicLifeEnv,
+Usual order, innermost first: StickyActionEnv, NoopResetEnv, MaxAndSkipEnv, EpisodicLifeEnv,
 FireResetEnv, ClipRewardEnv, PreprocessAtariObs, FrameBuffer (see dqn.envs.make_atari_env).
 
 Gymnasium 1.x wrappers no longer forward unknown attributes, so read an inner
@@ -133,6 +133,33 @@ class ClipRewardEnv(gym.RewardWrapper):
 
     def reward(self, reward) -> float:
         return float(np.sign(reward))
+
+
+class StickyActionEnv(gym.Wrapper):
+    """Sticky actions (Machado et al. 2018): at each step, with repeat_action_probability the
+    previous step's action is played again instead of the agent's. Below MaxAndSkipEnv a step
+    is one emulator frame, as in the ALE's own sticky actions, and each game starts from NOOP.
+
+    The ALE can do this itself, but keeps the previous action out of the state it clones, so a
+    restored env would forget it. Here it is an attribute, pickled with the wrapper chain, and
+    the draws come from the env's np_random, which dqn.envs.env_state saves: exact resume holds.
+    """
+
+    def __init__(self, env: gym.Env, repeat_action_probability: float):
+        super().__init__(env)
+        if not 0 <= repeat_action_probability <= 1:
+            raise ValueError(f"repeat_action_probability must be in [0, 1], got {repeat_action_probability}")
+        self.repeat_action_probability = repeat_action_probability
+        self.last_action = NOOP
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.last_action = NOOP
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        if self.np_random.random() >= self.repeat_action_probability:
+            self.last_action = action
+        return self.env.step(self.last_action)
 
 
 class NoopResetEnv(gym.Wrapper):

@@ -25,7 +25,7 @@ def bench_config(steps: int, num_envs: int = PRESET_NUM_ENVS):
     return preset_config(
         "breakout", num_envs=num_envs, atari_preprocessing="nature", batch_size=32, train_freq_steps=4,
         gradient_steps=1, learning_starts=WARMUP_STEPS, total_steps=total, buffer_size=100_000,
-        double_dqn=False, dueling=False, n_step=1, eval_freq_steps=0,
+        double_dqn=False, head="q", n_step=1, eval_freq_steps=0,
         log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from dqn.config import PRESETS, TrainConfig, preset_config
 from dqn.errors import UserError
 from dqn.interrupts import Interrupted, interruptible
+from dqn.protocols import PROTOCOLS, protocol_config
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -93,15 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--bf16", "--no-bf16", action=RemovedFlag, nargs=0, help=argparse.SUPPRESS,
                        instead="--precision bf16 (or --precision auto, the default: bf16 only where the "
                                "processor computes it natively)")
+    train.add_argument("--dueling", "--no-dueling", action=RemovedFlag, nargs=0, help=argparse.SUPPRESS,
+                       instead="--head dueling (or --head q)")
 
-    evaluate = commands.add_parser("evaluate", help="play full games greedily and report the scores")
+    evaluate = commands.add_parser("evaluate", help="play full games and report the scores")
     evaluate.add_argument("path", type=Path, help="a run folder or a checkpoint file")
+    evaluate.add_argument("--protocol", choices=PROTOCOLS, default="homework",
+                          help="how the games are played: " + "; ".join(f"{name}: {protocol.description}"
+                                                                       for name, protocol in PROTOCOLS.items())
+                               + " (default: %(default)s)")
     evaluate.add_argument("--games", type=positive_int, default=30, help="number of games")
     evaluate.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
-    evaluate.add_argument("--t-max", type=positive_int, default=10_000, help="step limit of one game, in agent steps")
-    evaluate.add_argument("--epsilon", type=probability, default=0.0,
-                          help="chance of a random action at each step: 0 plays greedily (default); the "
-                               "Nature DQN paper evaluated with 0.05, which varies deterministic games")
+    evaluate.add_argument("--t-max", type=positive_int,
+                          help="step limit of one game, in agent steps (default: the protocol's, " +
+                               ", ".join(f"{p.t_max_steps:,} for {name}" for name, p in PROTOCOLS.items()) + ")")
+    evaluate.add_argument("--epsilon", "--eval-epsilon", type=probability,
+                          help="chance of a random action at each agent step, 0 for greedy play (default: the "
+                               "protocol's, " + ", ".join(f"{p.epsilon} for {name}" for name, p in PROTOCOLS.items())
+                               + "; the Nature DQN paper's 0.05 varies deterministic games)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--homework", action="store_true",
                           help="Atari: also the course's final score: 30 one-life episodes, greedy, "
@@ -151,13 +161,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"run folder: {result.run_dir}  (evaluate with: dqn evaluate {result.run_dir})")
 
 
-def load_agent_and_env(path: Path, render_mode: str | None = None):
-    """The agent of a run folder or checkpoint, and an evaluation env it can play."""
+def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str = "homework"):
+    """The agent of a run folder or checkpoint, and an evaluation env of the protocol it can play."""
     from dqn.envs import make_env
-    from dqn.train import load_agent
+    from dqn.loading import load_agent
 
     agent, config, data = load_agent(path)
-    env = make_env(config, evaluation=True, render_mode=render_mode)
+    env = make_env(protocol_config(config, protocol), evaluation=True, render_mode=render_mode)
     if env.observation_space.shape != agent.state_shape or env.action_space.n != agent.n_actions:
         raise UserError(f"checkpoint {data['path']} was trained for other observations or actions "
                         f"than {config.env_id} has")
@@ -168,12 +178,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from dqn.envs import is_atari, make_env
     from dqn.evaluation import homework_score, play_episodes
 
-    agent, config, data, env = load_agent_and_env(args.path)
-    agent.epsilon, agent.rng = args.epsilon, np.random.default_rng(args.seed)
-    scores = play_episodes(env, agent, args.games, greedy=args.epsilon == 0, t_max=args.t_max, seed=args.seed,
+    agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol)
+    protocol = PROTOCOLS[args.protocol]
+    epsilon = protocol.epsilon if args.epsilon is None else args.epsilon
+    t_max = protocol.t_max_steps if args.t_max is None else args.t_max
+    agent.epsilon, agent.rng = epsilon, np.random.default_rng(args.seed)
+    scores = play_episodes(env, agent, args.games, greedy=epsilon == 0, t_max=t_max, seed=args.seed,
                            full_games=True)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
-              "scores": scores, "games": args.games, "seed": args.seed, "epsilon": args.epsilon,
+              "scores": scores, "games": args.games, "seed": args.seed, "protocol": args.protocol,
+              "epsilon": epsilon, "t_max": t_max,
               "env_id": config.env_id,
               "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}
     if args.homework:
@@ -184,8 +198,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(report))
     else:
-        policy = "greedy" if args.epsilon == 0 else f"epsilon {args.epsilon}"
-        print(f"{config.env_id}: {args.games} {policy} games from {data['path']}: "
+        policy = "greedy" if epsilon == 0 else f"epsilon {epsilon}"
+        print(f"{config.env_id}: {args.games} {policy} games ({args.protocol} protocol) from {data['path']}: "
               f"mean {report['mean_score']:.1f} +- {report['std_score']:.1f} "
               f"(min {min(scores):.0f}, max {max(scores):.0f})")
         if args.homework:

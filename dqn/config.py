@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dqn.errors import UserError
 from dqn.hardware import PRECISIONS, Runtime
-from dqn.networks import CNN_ENCODERS
+from dqn.networks import CNN_ENCODERS, HEADS
 from dqn.files import write_atomic
 
 
@@ -58,12 +58,28 @@ class TrainConfig:
     gradient_steps: int = _f(1, "gradient updates per round")
     target_update_steps: int = _f(500, "agent steps between target network updates")
     tau: float = _f(1.0, "target update weight: 1 copies the online network, <1 is a Polyak average")
-    eps_start: float = _f(1.0, "exploration epsilon at step 0")
-    eps_end: float = _f(0.02, "exploration epsilon after the decay")
-    eps_decay_steps: int = _f(10_000, "agent steps (counted from step 0) over which epsilon decays linearly")
+    eps_start: float = _f(1.0, "exploration epsilon at step 0 (ignored with noisy: epsilon is 0)")
+    eps_end: float = _f(0.02, "exploration epsilon after the decay (ignored with noisy)")
+    eps_decay_steps: int = _f(10_000, "agent steps (counted from step 0) over which epsilon decays linearly "
+                                      "(ignored with noisy)")
     double_dqn: bool = _f(True, "pick the next action with the online network (Double DQN)")
-    dueling: bool = _f(False, "dueling head: Q = V + A - mean(A)")
-    loss: str = _f("huber", "TD loss: 'mse' (the course's formula) or 'huber'")
+    head: str = _f("q", "the network's head: 'q' (one linear layer), 'dueling' (Q = V + A - mean(A), "
+                        "Wang et al. 2016), 'c51' (a distribution of returns on n_atoms atoms from v_min to "
+                        "v_max, Bellemare et al. 2017; trained on its cross-entropy, Q its mean) or 'c51-dueling' "
+                        "(C51 with the dueling split per atom, as in Rainbow)")
+    n_atoms: int = _f(51, "c51 heads: atoms of each return distribution (at least 2)")
+    v_min: float = _f(-10.0, "c51 heads: the lowest atom, the smallest return the distribution can hold "
+                             "(returns are of clipped rewards on Atari)")
+    v_max: float = _f(10.0, "c51 heads: the highest atom, the largest return the distribution can hold")
+    noisy: bool = _f(False, "noisy nets (Fortunato et al. 2017): the dense layers (the one after the CNN or "
+                            "the MLP's last, and the head's) carry learned Gaussian noise, resampled before "
+                            "each acting step and each update, and explore in place of epsilon-greedy: "
+                            "epsilon is 0 after learning_starts and the eps_* fields are ignored; "
+                            "evaluation uses the mean weights")
+    noisy_sigma0: float = _f(0.5, "noisy nets: initial noise scale sigma0 (each sigma starts at "
+                                  "sigma0 / sqrt(inputs))")
+    loss: str = _f("huber", "TD loss: 'mse' (the course's formula) or 'huber'; c51 heads train on a "
+                            "cross-entropy instead")
     max_grad_norm: float = _f(10.0, "gradient norm clip")
     hidden_sizes: tuple[int, ...] = _f((128, 128), "hidden layer widths of the MLP (vector observations)")
     cnn: str = _f("nature", "image encoder: 'nature' (Mnih et al. 2015: 3 convolutions, 512 units) or 'nips' "
@@ -74,6 +90,10 @@ class TrainConfig:
                                   "(DrQ's random shift; 0 = off)")
     clip_rewards: bool = _f(True, "Atari: train on the sign of the reward")
     noop_max: int = _f(30, "Atari: at most this many no-op agent steps at each game start (0 = none)")
+    repeat_action_probability: float | None = _f(None, "Atari: probability, at each emulator frame, that the "
+                                                       "previous action is repeated instead of the agent's (sticky "
+                                                       "actions), in training and evaluation; default: the env id's "
+                                                       "own, 0 for *NoFrameskip-v4, 0.25 for ALE/*-v5")
     precision: str = _f("auto", "the network's arithmetic: 'fp32', 'bf16' (autocast, Q head in float32) or "
                                 "'auto': bf16 where the hardware has it (CPUs with AVX512_BF16 or AMX, CUDA "
                                 "GPUs that support it), fp32 elsewhere, where bf16 is emulated and slow")
@@ -110,8 +130,8 @@ class TrainConfig:
             raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
         if not 0 < self.tau <= 1:
             raise UserError(f"tau must be in (0, 1], got {self.tau}")
-        for name in ["eps_start", "eps_end", "priority_alpha", "priority_beta_start"]:
-            if not 0 <= getattr(self, name) <= 1:
+        for name in ["eps_start", "eps_end", "priority_alpha", "priority_beta_start", "repeat_action_probability"]:
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.batch_size > self.buffer_size:
             raise UserError(f"batch_size ({self.batch_size}) is larger than buffer_size ({self.buffer_size})")
@@ -127,6 +147,13 @@ class TrainConfig:
             raise UserError("stop_score needs evaluations: set eval_freq_steps > 0")
         if self.cnn not in CNN_ENCODERS:
             raise UserError(f"cnn must be one of {', '.join(CNN_ENCODERS)}, got {self.cnn!r}")
+        if self.head not in HEADS:
+            raise UserError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if not (float("-inf") < self.v_min < self.v_max < float("inf") and self.n_atoms >= 2):
+            raise UserError(f"c51 atoms need finite v_min < v_max and n_atoms >= 2, got v_min {self.v_min}, "
+                            f"v_max {self.v_max}, n_atoms {self.n_atoms}")
+        if not self.noisy_sigma0 > 0:
+            raise UserError(f"noisy_sigma0 must be > 0, got {self.noisy_sigma0}")
         if self.loss not in ("mse", "huber"):
             raise UserError(f"loss must be 'mse' or 'huber', got {self.loss!r}")
         if self.precision not in PRECISIONS:
@@ -150,7 +177,7 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         if not isinstance(data, dict):
             raise UserError("the checkpoint's config is not a mapping")
-        known = {f.name for f in fields(cls)} | {"bf16", "runtime"}
+        known = {f.name for f in fields(cls)} | {"bf16", "dueling", "runtime"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(f"unknown config fields: {', '.join(unknown)}")
@@ -158,6 +185,8 @@ class TrainConfig:
         data.pop("runtime", None)  # config.json records the machine's choices beside the config
         if "bf16" in data:  # checkpoints from before `precision` existed
             data["precision"] = "bf16" if data.pop("bf16") else "fp32"
+        if "dueling" in data:  # checkpoints from before `head` existed
+            data["head"] = "dueling" if data.pop("dueling") else "q"
         if "hidden_sizes" in data:
             data["hidden_sizes"] = tuple(data["hidden_sizes"])
         return cls(**data)
@@ -211,7 +240,7 @@ PRESETS: dict[str, dict] = {
         target_update_steps=2_000,
         eps_decay_steps=100_000,
         eps_end=0.01,
-        dueling=True,
+        head="dueling",
         max_grad_norm=10.0,
         eval_freq_steps=25_000,
         eval_games=5,
@@ -221,6 +250,35 @@ PRESETS: dict[str, dict] = {
         keep_eval_snapshots=True,
     ),
 }
+
+# Rainbow (Hessel et al. 2018) on the breakout preset's game, envs, frames, replay size, evaluation and
+# logging cadence, so that their runs compare; the paper's settings, except where marked, adapted to
+# runs of 0.3 to 2.5M agent steps on a 2-core CPU (the paper trains 50M frames, 12.5M agent steps).
+PRESETS["rainbow"] = dict(
+    PRESETS["breakout"],
+    head="c51-dueling",  # the distributional head with the dueling split per atom
+    n_atoms=51,  # the paper's
+    v_min=-10.0,  # the paper's support: returns of clipped rewards
+    v_max=10.0,
+    noisy=True,  # noisy dense layers explore: the eps_* fields inherited from breakout are ignored
+    noisy_sigma0=0.5,  # the paper's
+    double_dqn=True,  # next action chosen by the online network's mean
+    n_step=3,  # the paper's, as breakout's
+    prioritized_replay=True,
+    priority_alpha=0.5,  # the paper's
+    priority_beta_start=0.4,  # the paper's, rising to 1 ...
+    priority_beta_steps=2_000_000,  # ... over the whole run, as the paper's does over its own
+    learning_rate=6.25e-5,  # the paper's (breakout's: 1e-4)
+    adam_eps=1.5e-4,  # the paper's, as breakout's
+    batch_size=32,  # the paper's, as breakout's
+    train_freq_steps=4,  # one update per 4 agent steps, the paper's, as breakout's
+    learning_starts=20_000,  # the paper's 80k frames of history; random play costs no updates
+    # Not the paper's 8,000 agent steps (32k frames): a quarter of it, breakout's, and Data-Efficient
+    # Rainbow's 2,000 (van Hasselt et al. 2019), since runs here are 5 to 40 times shorter.
+    target_update_steps=2_000,
+    # Not the paper's 1M transitions: 200,000 at 84x84 take 1.4 GB, breakout's, which this machine holds.
+    buffer_size=200_000,
+)
 
 
 def preset_config(name: str, **overrides) -> TrainConfig:

@@ -46,18 +46,26 @@ def gym_make(env_id: str, **kwargs) -> gym.Env:
 
 def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: bool = True,
                    noop_max: int = 0, preprocessing: str = "homework", frame_stack: int = 4,
-                   dtype=np.uint8, render_mode: str | None = None) -> gym.Env:
-    """The course's wrapper stack, innermost first: [NoopReset], MaxAndSkip(4), [EpisodicLife],
-    FireReset, [ClipReward], PreprocessAtariObs, FrameBuffer(pytorch order).
+                   dtype=np.uint8, render_mode: str | None = None,
+                   repeat_action_probability: float | None = None, max_frames_per_game: int = 108_000) -> gym.Env:
+    """The course's wrapper stack, innermost first: [StickyAction], [NoopReset], MaxAndSkip(4),
+    [EpisodicLife], FireReset, [ClipReward], PreprocessAtariObs, FrameBuffer(pytorch order).
 
-    RecordEpisodeStatistics sits right above the raw env, so info["episode"] carries the raw
-    score of the whole game, before life losses and reward clipping.
+    RecordEpisodeStatistics sits right above the raw env and its sticky actions, so
+    info["episode"] carries the raw score of the whole game, before life losses and reward clipping.
+    repeat_action_probability: sticky actions, per emulator frame; None keeps the env id's own
+    (0 for *NoFrameskip-v4, 0.25 for ALE/*-v5). StickyActionEnv plays them instead of the ALE,
+    so that a saved env goes on exactly. max_frames_per_game: the emulator truncates a game at
+    this many frames, reset frames included (108,000 is ale-py's own: 30 minutes of play).
     """
+    options = {"max_num_frames_per_episode": max_frames_per_game, "repeat_action_probability": 0.0}
     if "NoFrameskip" not in env_id and not env_id.endswith("-v4"):
-        # ALE/*-v5 ids skip frames themselves; MaxAndSkip would skip again.
-        env = gym_make(env_id, render_mode=render_mode, frameskip=1, repeat_action_probability=0.0)
-    else:
-        env = gym_make(env_id, render_mode=render_mode)
+        options["frameskip"] = 1  # ALE/*-v5 ids skip frames themselves; MaxAndSkip would skip again
+    env = gym_make(env_id, render_mode=render_mode, **options)
+    if repeat_action_probability is None:
+        repeat_action_probability = gym.spec(env_id).kwargs["repeat_action_probability"]
+    if repeat_action_probability > 0:
+        env = aw.StickyActionEnv(env, repeat_action_probability)
     env = gym.wrappers.RecordEpisodeStatistics(env)
     if noop_max > 0:
         env = aw.NoopResetEnv(env, noop_max=noop_max)
@@ -83,7 +91,10 @@ def make_env(config, *, evaluation: bool = False, render_mode: str | None = None
     if is_atari(env_id):
         return make_atari_env(env_id, clip_rewards=config.clip_rewards and not evaluation,
                               noop_max=config.noop_max, preprocessing=config.atari_preprocessing,
-                              frame_stack=config.frame_stack, render_mode=render_mode)
+                              frame_stack=config.frame_stack, render_mode=render_mode,
+                              repeat_action_probability=config.repeat_action_probability)
+    if config.repeat_action_probability is not None:
+        raise UserError(f"repeat_action_probability sets Atari's sticky actions; {env_id!r} is not an Atari env")
     env = gym_make(env_id, render_mode=render_mode)
     if not isinstance(env.action_space, gym.spaces.Discrete):
         env.close()

@@ -8,6 +8,7 @@ picks it only where it is native.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from dataclasses import asdict, dataclass
@@ -103,6 +104,12 @@ class Runtime:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def autocast(self):
+        """Where forward passes run: in bfloat16 autocast when the precision is bf16."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device, dtype=torch.bfloat16)
 
 
 def choose_runtime(device: str, precision: str, torch_threads: int | str,

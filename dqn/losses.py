@@ -1,10 +1,19 @@
-"""TD losses as pure functions of Q-values, so they can be tested with fixed numbers."""
+"""Losses as pure functions of network outputs and batches, so they can be tested with fixed numbers.
+
+A head of networks.HEADS is trained with the loss HEAD_LOSSES names for it. Such a loss returns
+each sample's loss (averaged by the learner, times importance weights) and its new priority.
+"""
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from dqn.distributional import c51_loss, c51_targets
+from dqn.networks import NetworkOutput
 
 
 def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,
@@ -29,23 +38,58 @@ def td_errors(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tens
     return predicted - targets.detach()
 
 
+def elementwise_loss(errors: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """Each row's loss of its TD error: squared ('mse'), or 'huber' (squared within 1, linear beyond)."""
+    if kind == "mse":
+        return errors.square()
+    if kind == "huber":
+        return F.huber_loss(errors, torch.zeros_like(errors), reduction="none", delta=1.0)
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def weighted_mean(per_sample: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean of per-sample losses, each times its weight if given (prioritized replay's
+    importance-sampling weights)."""
+    return per_sample.mean() if weights is None else (weights * per_sample).mean()
+
+
 def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor,
             kind: str = "mse", weights: torch.Tensor | None = None) -> torch.Tensor:
-    """The mean loss of Q(s, a) against fixed targets, each row times its weight if given
-    (prioritized replay's importance-sampling weights)."""
-    return loss_from_td_errors(td_errors(q_values, actions, targets), kind, weights)
+    """The mean loss of Q(s, a) against fixed targets, each row times its weight if given."""
+    return weighted_mean(elementwise_loss(td_errors(q_values, actions, targets), kind), weights)
 
 
-def loss_from_td_errors(errors: torch.Tensor, kind: str = "mse",
-                        weights: torch.Tensor | None = None) -> torch.Tensor:
-    """td_loss of errors already computed (the trainer also needs them as priorities)."""
-    if kind == "mse":
-        per_row = errors.square()
-    elif kind == "huber":
-        per_row = F.huber_loss(errors, torch.zeros_like(errors), reduction="none", delta=1.0)
-    else:
-        raise ValueError(f"unknown loss {kind!r}")
-    return per_row.mean() if weights is None else (weights * per_row).mean()
+def dqn_loss(outputs: NetworkOutput, next_target: NetworkOutput, next_online: NetworkOutput | None,
+             actions: torch.Tensor, returns: torch.Tensor, discounts: torch.Tensor,
+             kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sample's TD loss against td_targets, and its new priority |TD error|.
+
+    outputs are the online network's on s, next_target the target network's on s', next_online
+    the online network's on s' for Double DQN (None without).
+    """
+    next_q_online = None if next_online is None else next_online.q_values
+    errors = td_errors(outputs.q_values, actions, td_targets(returns, discounts, next_target.q_values, next_q_online))
+    return elementwise_loss(errors, kind), errors.detach().abs()
+
+
+def c51_td_loss(outputs: NetworkOutput, next_target: NetworkOutput, next_online: NetworkOutput | None,
+                actions: torch.Tensor, returns: torch.Tensor, discounts: torch.Tensor,
+                kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sample's cross-entropy against its projected target distribution (c51_targets, the
+    distributional td_targets: the same returns and discounts), and that cross-entropy again as
+    its new priority, as in Rainbow. Called as dqn_loss is; `kind`, a loss of TD errors, has no
+    say over a cross-entropy."""
+    next_logits_online = None if next_online is None else next_online.logits
+    with torch.no_grad():
+        targets = c51_targets(returns, discounts, next_target.logits, next_target.support, next_logits_online)
+    losses = c51_loss(outputs.logits, actions, targets)
+    return losses, losses.detach()
+
+
+LossFunction = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+# the loss of each head in networks.HEADS, called as dqn_loss is
+HEAD_LOSSES: dict[str, LossFunction] = {"q": dqn_loss, "dueling": dqn_loss,
+                                        "c51": c51_td_loss, "c51-dueling": c51_td_loss}
 
 
 def compute_td_loss(states, actions, rewards, next_states, is_done, agent, target_network,

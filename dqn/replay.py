@@ -23,12 +23,17 @@ class ReplayBuffer:
 
     `done` should be the `terminated` flag only, so that transitions cut by a time limit
     still bootstrap from s'.
+
+    With frames_as_bytes=True, observations in [0, 1] are stored as uint8 (times 255, rounded)
+    and sampled as float32 again: 4x less memory, and exact when every value is a whole gray
+    level over 255, as the notebooks' preprocessing makes them.
     """
 
-    def __init__(self, size: int, seed: int | None = None):
+    def __init__(self, size: int, seed: int | None = None, frames_as_bytes: bool = False):
         if size <= 0:
             raise ValueError(f"replay size must be positive, got {size}")
         self._maxsize = int(size)
+        self._frames_as_bytes = frames_as_bytes
         self._next = 0  # slot the next transition goes into
         self._len = 0
         self._rng = np.random.default_rng(seed)
@@ -56,11 +61,12 @@ class ReplayBuffer:
         """Store one transition, evicting the oldest when full."""
         obs_t = np.asarray(obs_t)
         if self._obs is None:
-            self._obs = np.zeros((self._maxsize, *obs_t.shape), dtype=obs_t.dtype)
+            dtype = np.uint8 if self._frames_as_bytes else obs_t.dtype
+            self._obs = np.zeros((self._maxsize, *obs_t.shape), dtype=dtype)
             self._next_obs = np.zeros_like(self._obs)
         i = self._next
-        self._obs[i] = obs_t
-        self._next_obs[i] = obs_tp1
+        self._obs[i] = self._stored(obs_t)
+        self._next_obs[i] = self._stored(obs_tp1)
         self._actions[i] = int(action)
         self._rewards[i] = float(reward)
         self._dones[i] = bool(done)
@@ -76,8 +82,17 @@ class ReplayBuffer:
     def sample(self, batch_size: int):
         """Return (obs, actions, rewards, next_obs, dones), each with batch_size rows."""
         idx = self.sample_indices(batch_size)
-        return (self._obs[idx], self._actions[idx], self._rewards[idx],
-                self._next_obs[idx], self._dones[idx])
+        return (self._loaded(self._obs[idx]), self._actions[idx], self._rewards[idx],
+                self._loaded(self._next_obs[idx]), self._dones[idx])
+
+    def _stored(self, obs) -> np.ndarray:
+        if not self._frames_as_bytes:
+            return obs
+        return np.rint(np.asarray(obs, dtype=np.float32) * 255)
+
+    def _loaded(self, obs: np.ndarray) -> np.ndarray:
+        # the same division the preprocessing does, so a round trip gives back the same floats
+        return obs.astype(np.float32) / np.float32(255) if self._frames_as_bytes else obs
 
     def state_dict(self) -> dict:
         return {"maxsize": self._maxsize, "next": self._next, "len": self._len,

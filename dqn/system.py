@@ -16,6 +16,13 @@ def available_ram_bytes() -> int:
     return int(psutil.virtual_memory().available)
 
 
+def size_text(n_bytes: float) -> str:
+    """A size in the largest decimal unit it reaches: 1.55 MB, 7.07 GB."""
+    unit, scale = next(((unit, scale) for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if n_bytes >= scale),
+                       ("bytes", 1))
+    return f"{n_bytes / scale:.3g} {unit}"
+
+
 def free_disk_bytes(path: Path) -> int:
     """Free bytes on the disk where path is, or would be once created."""
     path = Path(path).absolute()

@@ -27,19 +27,19 @@ def test_epsilon_share_of_random_actions():
     assert np.mean(actions == 0) == pytest.approx(0.1, abs=0.01)
 
 
-@pytest.mark.parametrize("dueling", [False, True])
-def test_cnn_shapes_and_uint8_scaling(dueling):
-    net = QNetwork((4, 84, 84), 4, dueling=dueling)
+@pytest.mark.parametrize("head", ["q", "dueling"])
+def test_cnn_shapes_and_uint8_scaling(head):
+    net = QNetwork((4, 84, 84), 4, head=head)
     frames = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
-    q = net(frames)
+    q = net(frames).q_values
     assert q.shape == (2, 4) and q.requires_grad
-    assert torch.allclose(q, net(frames.float() / 255.0))
+    assert torch.allclose(q, net(frames.float() / 255.0).q_values)
 
 
 def test_dueling_head_removes_mean_advantage():
-    net = QNetwork((5,), 3, hidden_sizes=(8,), dueling=True)
+    net = QNetwork((5,), 3, hidden_sizes=(8,), head="dueling")
     obs = torch.randn(6, 5)
     features = net.body(obs)
     value = net.head.value(features)
     # Q - V has zero mean over actions: V is the mean Q
-    assert torch.allclose(net(obs).mean(dim=1, keepdim=True), value, atol=1e-6)
+    assert torch.allclose(net(obs).q_values.mean(dim=1, keepdim=True), value, atol=1e-6)

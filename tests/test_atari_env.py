@@ -150,6 +150,15 @@ def test_record_writes_a_playable_mp4(breakout_run, tmp_path):
     assert into_file.returncode == 2 and "is a file" in into_file.stderr
 
 
+def test_evaluate_by_each_atari_protocol(breakout_run):
+    for protocol, epsilon in [("noop", 0.05), ("sticky", 0.0)]:
+        result = subprocess.run([sys.executable, "-m", "dqn", "evaluate", str(breakout_run), "--protocol", protocol,
+                                 "--games", "2", "--t-max", "100", "--json"], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert (report["protocol"], report["epsilon"], len(report["scores"])) == (protocol, epsilon, 2)
+
+
 def test_replay_samples_only_transitions_that_happened():
     """Four Breakout envs play randomly into a FrameReplay; every sampled transition (stacked frames,
     action, reward, next stacked frames, terminal) must be one the envs produced, across life losses,

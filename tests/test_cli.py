@@ -46,7 +46,7 @@ def test_metrics_rows_and_update_count(run_dir):
     assert [bool(r["eval_mean"]) for r in rows] == [False, False, True, False, False, True]
     assert all(r["loss"] for r in rows[2:])
     checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=False)
-    assert checkpoint["step"] == 600 and checkpoint["updates"] == 600
+    assert checkpoint["step"] == 600 and checkpoint["learner"]["updates"] == 600
 
 
 def test_evaluate_json_is_reproducible(run_dir):
@@ -61,6 +61,15 @@ def test_evaluate_json_is_reproducible(run_dir):
     again = json.loads(dqn("evaluate", run_dir, "--games", "3", "--seed", "5", "--json").stdout)
     assert again["scores"] == report["scores"]
     assert json.loads(second.stdout)["checkpoint"].endswith("checkpoint.pt")
+
+
+def test_evaluate_protocol_and_its_defaults(run_dir):
+    report = json.loads(dqn("evaluate", run_dir, "--games", "1", "--json").stdout)
+    assert (report["protocol"], report["epsilon"], report["t_max"]) == ("homework", 0.0, 10_000)
+    result = dqn("evaluate", run_dir, "--games", "1", "--protocol", "homework", "--eval-epsilon", "0.5",
+                 "--t-max", "20")
+    assert result.returncode == 0, result.stderr
+    assert "1 epsilon 0.5 games (homework protocol)" in result.stdout
 
 
 def assert_one_line_error(result, *needles):
@@ -89,6 +98,13 @@ def assert_one_line_error(result, *needles):
     (["--adam-eps", "0"], "adam_eps must be > 0"),
     (["--stop-score", "10", "--eval-freq-steps", "0"], "stop_score needs evaluations"),
     (["--preset", "cartpole", "--augment-shift-px", "4"], "augment_shift_px shifts images"),
+    (["--repeat-action-probability", "1.5"], "repeat_action_probability must be in [0, 1]"),
+    (["--preset", "cartpole", "--repeat-action-probability", "0.25"], "repeat_action_probability sets Atari's"),
+    (["--head", "wide"], "head must be one of q, dueling, c51, c51-dueling, got 'wide'"),
+    (["--v-min", "10"], "c51 atoms need finite v_min < v_max and n_atoms >= 2, got v_min 10.0, v_max 10.0"),
+    (["--n-atoms", "1"], "c51 atoms need finite v_min < v_max and n_atoms >= 2"),
+    (["--noisy-sigma0", "0"], "noisy_sigma0 must be > 0"),
+    (["--dueling"], "--dueling is gone; use --head dueling"),
 ])
 def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, needle):
     result = dqn("train", "--out", tmp_path / "run", *args)
@@ -123,7 +139,11 @@ def test_bad_evaluate_input(tmp_path, run_dir):
         assert_one_line_error(dqn("evaluate", truncated), "truncated, corrupted")
     assert_one_line_error(dqn("evaluate", run_dir, "--games", "0"), "--games: must be positive")
     assert_one_line_error(dqn("evaluate", run_dir, "--seed", "-1"), "--seed: must be in")
-    assert_one_line_error(dqn("evaluate", run_dir, "--epsilon", "1.5"), "--epsilon: must be in [0, 1]")
+    assert_one_line_error(dqn("evaluate", run_dir, "--epsilon", "1.5"), "--eval-epsilon: must be in [0, 1]")
+    assert_one_line_error(dqn("evaluate", run_dir, "--eval-epsilon", "-0.1"), "--eval-epsilon: must be in [0, 1]")
+    assert_one_line_error(dqn("evaluate", run_dir, "--protocol", "nope"), "--protocol: invalid choice: 'nope'")
+    assert_one_line_error(dqn("evaluate", run_dir, "--protocol", "sticky"),
+                          "the sticky protocol is for Atari games; this checkpoint is for CartPole-v1")
     not_ours = tmp_path / "not_ours.pt"
     torch.save({"weights": torch.zeros(3)}, not_ours)
     assert_one_line_error(dqn("evaluate", not_ours), "not a dqn checkpoint (no config, network")

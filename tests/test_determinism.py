@@ -17,7 +17,7 @@ def run(tmp_path, name, seed):
     trainer.train()
     with open(tmp_path / name / "metrics.csv") as f:
         rows = [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
-    return rows, trainer.agent.state_dict()
+    return rows, trainer.learner.online.state_dict()
 
 
 def test_same_seed_same_run(tmp_path):

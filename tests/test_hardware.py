@@ -95,14 +95,6 @@ def test_config_validates_precision_and_threads():
     TrainConfig(precision="bf16", torch_threads=4).validate()
 
 
-@pytest.mark.parametrize("old, new", [(True, "bf16"), (False, "fp32")])
-def test_checkpoints_from_before_precision_still_load(old, new):
-    data = TrainConfig().to_dict()
-    del data["precision"]
-    data["bf16"] = old
-    assert TrainConfig.from_dict(data).precision == new
-
-
 def test_the_removed_bf16_flag_says_what_to_use(capsys):
     for flag in ["--bf16", "--no-bf16"]:
         with pytest.raises(SystemExit) as exit_info:

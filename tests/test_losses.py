@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dqn.losses import compute_td_loss, td_errors, td_loss, td_targets
+from dqn.distributional import atom_support, expected_q
+from dqn.losses import HEAD_LOSSES, c51_td_loss, compute_td_loss, dqn_loss, td_errors, td_loss, td_targets
+from dqn.networks import HEADS, NetworkOutput
 
 
 class FixedQ(nn.Module):
@@ -103,3 +105,52 @@ def test_weighted_loss_scales_each_row():
     huber = td_loss(q, torch.tensor(ACTIONS), targets, kind="huber", weights=torch.tensor([0.5, 0.2]))
     assert huber.item() == pytest.approx((0.5 * (2 - 0.5) + 0.2 * (5 - 0.5)) / 2)
     assert td_errors(q, torch.tensor(ACTIONS), targets).tolist() == [-2.0, 5.0]
+
+
+def test_dqn_loss_gives_each_sample_its_loss_and_priority():
+    outputs = NetworkOutput(torch.tensor([ONLINE[0], ONLINE[2]]))
+    next_target = NetworkOutput(torch.tensor([TARGET[1], TARGET[3]]))
+    next_online = NetworkOutput(torch.tensor([ONLINE[1], ONLINE[3]]))
+    discounts = GAMMA * (1 - torch.tensor(DONES).float())
+    losses, priorities = dqn_loss(outputs, next_target, None, torch.tensor(ACTIONS), torch.tensor(REWARDS),
+                                  discounts, kind="mse")
+    # targets 4 and -1 (test_vanilla_target_...): errors 2 - 4 and 4 + 1
+    assert losses.tolist() == [4.0, 25.0] and priorities.tolist() == [2.0, 5.0]
+    _, priorities = dqn_loss(outputs, next_target, next_online, torch.tensor(ACTIONS), torch.tensor(REWARDS),
+                             discounts, kind="huber")
+    assert priorities.tolist() == [1.0, 5.0]  # Double DQN's target 3
+
+
+def point_masses(atoms: list[list[int]], support: torch.Tensor) -> NetworkOutput:
+    """Outputs whose every action's distribution sits on one atom: atoms[sample][action]."""
+    logits = 50.0 * torch.nn.functional.one_hot(torch.tensor(atoms), len(support)).float()
+    return NetworkOutput(expected_q(logits, support), logits, support)
+
+
+def test_c51_loss_takes_returns_discounts_and_terminals_as_dqn_loss_does():
+    support = atom_support(-2.0, 2.0, 5)  # atoms -2, -1, 0, 1, 2
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 5)
+    outputs = NetworkOutput(expected_q(logits, support), logits, support)
+    # next states: the target network puts action 0 on atom 0 (z = 0) and action 1 on atom 2 (z = 2);
+    # the online one prefers action 0
+    next_target = point_masses([[2, 4], [2, 4]], support)
+    next_online = point_masses([[4, 0], [4, 0]], support)
+    # sample 0 bootstraps with gamma^3 = 0.5; sample 1 terminated within its n steps (discount 0)
+    returns, discounts = torch.tensor([1.0, -1.0]), torch.tensor([0.5, 0.0])
+    actions = torch.tensor(ACTIONS)
+
+    def cross_entropy(sample, atom):
+        return -torch.log_softmax(logits[sample, ACTIONS[sample]], dim=-1)[atom]
+
+    losses, priorities = c51_td_loss(outputs, next_target, None, actions, returns, discounts, kind="huber")
+    # targets 1 + 0.5 * 2 = 2 (atom 4) and -1 (atom 1: no bootstrap)
+    assert torch.allclose(losses, torch.stack([cross_entropy(0, 4), cross_entropy(1, 1)]))
+    assert torch.equal(priorities, losses) and not priorities.requires_grad
+    losses, _ = c51_td_loss(outputs, next_target, next_online, actions, returns, discounts, kind="huber")
+    # Double: the online network picks action 0, the target network's z = 0 there: target 1 (atom 3)
+    assert torch.allclose(losses, torch.stack([cross_entropy(0, 3), cross_entropy(1, 1)]))
+
+
+def test_every_head_has_its_loss():
+    assert set(HEAD_LOSSES) == set(HEADS)

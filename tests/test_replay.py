@@ -82,3 +82,15 @@ def test_state_dict_round_trip_continues_identically():
     copy.load_state_dict(replay.state_dict())
     for x, y in zip(replay.sample(16), copy.sample(16)):
         assert np.array_equal(x, y)
+
+
+def test_frames_as_bytes_gives_back_the_same_floats_in_a_quarter_of_the_memory():
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, size=(4, 8, 8)).astype(np.float32) / np.float32(255) for _ in range(6)]
+    compact, plain = ReplayBuffer(10, seed=1, frames_as_bytes=True), ReplayBuffer(10, seed=1)
+    for i in range(5):
+        for replay in (compact, plain):
+            replay.add(frames[i], i % 4, float(i), frames[i + 1], done=False)
+    for got, want in zip(compact.sample(32), plain.sample(32)):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert compact.state_dict()["obs"].nbytes * 4 == plain.state_dict()["obs"].nbytes

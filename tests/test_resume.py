@@ -53,7 +53,7 @@ def metrics(run_dir):
 
 def weights(run_dir):
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-    return state["step"], state["network"], state["optimizer"]["state"]
+    return state["step"], state["network"], state["learner"]["optimizer"]["state"]
 
 
 def assert_same_run(a, b):
@@ -179,7 +179,7 @@ def test_non_finite_q_values_stop_the_run_and_keep_the_checkpoint(tmp_path):
     trainer = Trainer(config.__class__(**{**config.to_dict(), "total_steps": 1_000}), tmp_path / "run",
                       progress=False, resume_state=checkpoint.load(tmp_path / "run" / "checkpoint.pt"))
     with torch.no_grad():
-        next(trainer.agent.parameters()).fill_(float("nan"))
+        next(trainer.learner.online.parameters()).fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="agent step 601"):
         trainer.train()
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == saved
@@ -202,6 +202,12 @@ def test_bad_resume_input(straight, tmp_path):
     model_only.mkdir()
     (model_only / "checkpoint.pt").write_bytes((straight / "best.pt").read_bytes())
     assert_one_line_error(dqn("train", "--resume", model_only), "holds no training state to resume from")
+    before_the_split = tmp_path / "before_the_split"
+    before_the_split.mkdir()
+    state = torch.load(straight / "checkpoint.pt", weights_only=True)
+    del state["learner"], state["actor"]
+    torch.save(state, before_the_split / "checkpoint.pt")
+    assert_one_line_error(dqn("train", "--resume", before_the_split), "from before the learner and actor were split")
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "checkpoint.pt").write_bytes((straight / "checkpoint.pt").read_bytes())
@@ -226,5 +232,27 @@ def test_prioritized_replay_resumes_to_the_bit(tmp_path):
     first = dqn("train", "--out", out, "--total-steps", "1000", *flags)
     assert first.returncode == 0, first.stderr
     second = dqn("train", "--resume", out, "--total-steps", "2000", "--quiet")
+    assert second.returncode == 0, second.stderr
+    assert_same_run(straight_run, out)
+
+
+def test_a_rainbow_run_writes_its_files_and_resumes_to_the_bit(tmp_path):
+    """C51 with the dueling split, noisy nets (their noise and its generator saved), prioritized
+    replay and 3-step returns, on CartPole (returns up to 100)."""
+    flags = [*FLAGS, "--head", "c51-dueling", "--noisy", "--prioritized-replay", "--n-step", "3",
+             "--v-min", "0", "--v-max", "100", "--priority-beta-steps", "1500"]
+    straight_run, out = tmp_path / "straight", tmp_path / "run"
+    result = dqn("train", "--out", straight_run, "--total-steps", "1600", *flags)
+    assert result.returncode == 0, result.stderr
+    for name in ["config.json", "metrics.csv", "checkpoint.pt", "best.pt", "curves.png"]:
+        assert (straight_run / name).is_file(), name
+    assert {row["epsilon"] for row in metrics(straight_run) if int(row["step"]) > 300} == {"0.0"}
+    # evaluation plays the mean weights: the same games twice
+    evaluations = [dqn("evaluate", straight_run, "--games", "2", "--json") for _ in range(2)]
+    assert evaluations[0].returncode == 0, evaluations[0].stderr
+    assert evaluations[0].stdout == evaluations[1].stdout
+    first = dqn("train", "--out", out, "--total-steps", "800", *flags)
+    assert first.returncode == 0, first.stderr
+    second = dqn("train", "--resume", out, "--total-steps", "1600", "--quiet")
     assert second.returncode == 0, second.stderr
     assert_same_run(straight_run, out)

@@ -1,0 +1,51 @@
+"""Agents load apart from training, older model files and configs included."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dqn.config import TrainConfig
+from dqn.loading import load_agent
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "models" / "breakout"
+needs_pretrained = pytest.mark.skipif(not (PRETRAINED / "best.pt").is_file(), reason="no models/breakout/best.pt")
+
+
+def dqn(*args):
+    return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("old_field, old, field, new", [
+    ("bf16", True, "precision", "bf16"), ("bf16", False, "precision", "fp32"),  # before `precision`
+    ("dueling", True, "head", "dueling"), ("dueling", False, "head", "q"),  # before `head`
+])
+def test_configs_with_fields_since_replaced_still_load(old_field, old, field, new):
+    data = TrainConfig().to_dict()
+    del data[field]
+    data[old_field] = old
+    assert getattr(TrainConfig.from_dict(data), field) == new
+
+
+@needs_pretrained
+def test_the_pretrained_agent_from_before_the_split_loads():
+    """Its config says `dueling` and `bf16`; its weights were saved before heads had names."""
+    agent, config, data = load_agent(PRETRAINED)
+    assert config.head == "dueling" and config.precision == "bf16"
+    assert data["path"] == PRETRAINED / "best.pt"
+    assert agent.get_qvalues(np.zeros((2, 4, 84, 84), dtype=np.uint8)).shape == (2, 4)
+    assert TrainConfig.load(PRETRAINED / "config.json") == config
+
+
+@needs_pretrained
+def test_the_pretrained_agent_evaluates_and_records(tmp_path):
+    evaluated = dqn("evaluate", PRETRAINED, "--games", "1", "--t-max", "200", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["checkpoint"].endswith("best.pt")
+    recorded = dqn("record", PRETRAINED, "--out", tmp_path, "--t-max", "50")
+    assert recorded.returncode == 0, recorded.stderr
+    assert (tmp_path / "game_01.mp4").stat().st_size > 0

@@ -1,0 +1,139 @@
+"""Evaluation protocols and sticky actions, on the real ALE (Breakout; Seaquest for no-op starts)."""
+
+import numpy as np
+import pytest
+
+from dqn.config import TrainConfig, preset_config
+from dqn.envs import env_state, make_atari_env, make_env, restore_env
+from dqn.errors import UserError
+from dqn.evaluation import game_over, play_episodes, start_new_game
+from dqn.protocols import FULL_GAME_STEPS, PROTOCOLS, protocol_config
+
+ENV_ID = "BreakoutNoFrameskip-v4"
+PADDLE_X = 72  # Breakout's RAM byte of the paddle's position
+
+
+def protocol_env(name, **overrides):
+    return make_env(protocol_config(preset_config("breakout", **overrides), name), evaluation=True)
+
+
+def sticky_probability(env) -> float:
+    # StickyActionEnv plays the sticky actions, never the emulator (see its docstring)
+    assert env.unwrapped.ale.getFloat("repeat_action_probability") == 0.0
+    try:
+        return env.get_wrapper_attr("repeat_action_probability")
+    except AttributeError:  # no StickyActionEnv in the stack
+        return 0.0
+
+
+def test_each_protocol_sets_its_env():
+    noop, sticky = protocol_env("noop"), protocol_env("sticky")
+    assert sticky_probability(noop) == 0.0 and noop.get_wrapper_attr("noop_max") == 30
+    assert sticky_probability(sticky) == 0.25
+    with pytest.raises(AttributeError):  # no NoopResetEnv in the stack
+        sticky.get_wrapper_attr("noop_max")
+    # homework keeps the training config's settings
+    homework = protocol_env("homework", noop_max=7, repeat_action_probability=0.1)
+    assert homework.get_wrapper_attr("noop_max") == 7 and sticky_probability(homework) == pytest.approx(0.1)
+    for env in (noop, sticky):  # 108,000 frames a game: the emulator's cap and the step limit agree
+        assert env.unwrapped.ale.getInt("max_num_frames_per_episode") == 108_000 == 4 * FULL_GAME_STEPS
+    assert PROTOCOLS["noop"].epsilon == 0.05 and PROTOCOLS["sticky"].t_max_steps == FULL_GAME_STEPS
+
+
+def test_atari_protocols_refuse_other_envs():
+    for name in ("noop", "sticky"):
+        with pytest.raises(UserError, match=f"the {name} protocol is for Atari games"):
+            protocol_config(TrainConfig(), name)
+    assert protocol_config(TrainConfig(), "homework") == TrainConfig()
+
+
+def test_noop_starts_vary_the_first_observation():
+    """Seaquest, whose screen moves from the first frame (Breakout's stands still until the
+    serve, so most no-op counts look alike there)."""
+    def starts(name, **overrides):
+        """The numbers of distinct first observations and start frames of eight seeds' games."""
+        env = protocol_env(name, env_id="SeaquestNoFrameskip-v4", **overrides)
+        firsts, frames = set(), set()
+        for seed in range(8):
+            firsts.add(start_new_game(env, seed)[0].tobytes())
+            frames.add(env.unwrapped.ale.getEpisodeFrameNumber())
+        return len(firsts), len(frames)
+
+    assert starts("noop") == (8, 8)
+    assert starts("homework", noop_max=0) == (1, 1)
+
+
+@pytest.mark.parametrize("probability, moves", [(1.0, False), (0.0, True)])
+def test_sticky_actions_repeat_the_previous_action(probability, moves):
+    """With probability 1 the action each game starts with (NOOP) is repeated for ever, so
+    pressing RIGHT and LEFT never moves the paddle; with 0 it moves at once."""
+    env = make_atari_env(ENV_ID, noop_max=0, repeat_action_probability=probability)
+    env.reset(seed=0)
+    ram = env.unwrapped.ale.getRAM
+    start = int(ram()[PADDLE_X])
+    positions = []
+    for action in (2, 2, 2, 3, 3, 3):
+        env.step(action)
+        positions.append(int(ram()[PADDLE_X]))
+    assert any(x != start for x in positions) == moves
+
+
+def test_sticky_actions_repeat_at_their_rate_each_frame():
+    import gymnasium as gym
+
+    from dqn.atari_wrappers import StickyActionEnv
+
+    env = StickyActionEnv(gym.make(ENV_ID, repeat_action_probability=0.0), 0.25)
+    env.reset(seed=0)
+    stuck = 0
+    for _ in range(4_000):
+        previous = env.last_action
+        action = 3 if previous == 2 else 2  # always a change, so each repeat shows
+        env.step(action)
+        stuck += env.last_action == previous
+    assert abs(stuck / 4_000 - 0.25) < 0.03  # 4 standard deviations
+
+
+def test_sticky_games_follow_the_seed_and_resume_exactly():
+    def play(env, seed):
+        env.reset(seed=seed)
+        return np.stack([env.step(t % 4)[0] for t in range(80)])
+
+    assert np.array_equal(play(protocol_env("sticky"), 3), play(protocol_env("sticky"), 3))
+    assert not np.array_equal(play(protocol_env("sticky"), 3), play(protocol_env("sticky"), 4))
+    env = protocol_env("sticky")
+    play(env, 5)
+    copy = restore_env(env_state(env))  # what a resumed run goes on from: the sticky RNG included
+    for t in range(200):
+        a, b = env.step(t % 4), copy.step(t % 4)
+        assert np.array_equal(a[0], b[0]) and a[1:4] == b[1:4]
+        if a[2] or a[3]:
+            assert np.array_equal(env.reset()[0], copy.reset()[0])
+
+
+def test_v5_ids_keep_their_own_sticky_actions():
+    v5 = TrainConfig(env_id="ALE/Breakout-v5")
+    assert sticky_probability(make_env(v5)) == 0.25
+    assert make_env(v5).unwrapped._frameskip == 1  # MaxAndSkip skips, not the emulator too
+    assert sticky_probability(make_env(TrainConfig(env_id=ENV_ID))) == 0.0
+    for env_id in ("ALE/Breakout-v5", ENV_ID):
+        assert sticky_probability(make_env(TrainConfig(env_id=env_id, repeat_action_probability=0.5))) == 0.5
+    with pytest.raises(UserError, match="repeat_action_probability sets Atari's sticky actions"):
+        make_env(TrainConfig(repeat_action_probability=0.25))
+    with pytest.raises(UserError, match=r"repeat_action_probability must be in \[0, 1\]"):
+        TrainConfig(env_id=ENV_ID, repeat_action_probability=1.5).validate()
+
+
+class NoopAgent:
+    """Always NOOP: in Breakout the served ball is missed, a life lost about every 100 frames."""
+
+    def get_qvalues(self, states):
+        return np.eye(4)[[0] * len(states)]
+
+
+def test_the_frame_cap_ends_a_game_with_lives_left():
+    env = make_atari_env(ENV_ID, noop_max=0, max_frames_per_game=250)
+    play_episodes(env, NoopAgent(), n_games=1, greedy=True, t_max=10_000, full_games=True)
+    ale = env.unwrapped.ale
+    assert ale.getEpisodeFrameNumber() == 250 and ale.lives() >= 2 and ale.game_truncated()
+    assert game_over(env)
