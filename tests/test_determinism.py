@@ -1,4 +1,5 @@
-"""The same seed gives the same run, to the bit, on CPU."""
+"""The same seed gives the same run, to the bit, on CPU; the loop's evaluation plays noisy nets'
+mean weights."""
 
 import csv
 
@@ -28,3 +29,14 @@ def test_same_seed_same_run(tmp_path):
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     assert rows_a != rows_c
     assert not all(torch.equal(weights_a[k], weights_c[k]) for k in weights_a)
+
+
+def test_the_loops_evaluation_plays_the_mean_weights_of_noisy_nets(tmp_path):
+    config = preset_config("cartpole", noisy=True, head="c51", v_min=0.0, v_max=100.0, eval_games=2, device="cpu")
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    online, training_mode_seen = trainer.learner.online, []
+    play = online.get_qvalues
+    online.get_qvalues = lambda states: training_mode_seen.append(online.training) or play(states)
+    trainer.evaluate()
+    assert training_mode_seen and not any(training_mode_seen)
+    assert online.training  # and training goes on with its noise

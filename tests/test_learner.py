@@ -10,14 +10,15 @@ import torch
 from dqn.config import preset_config
 from dqn.hardware import choose_runtime
 from dqn.learner import Learner, TrainingDiverged
+from dqn.noisy import NoisyLinear
 from dqn.replay import Batch
 
 # small stacked images, so that the augmentation's generator is part of the state
 OBS_SHAPE, N_ACTIONS, BATCH = (4, 36, 36), 3, 8
 
 
-def make_learner(**overrides) -> Learner:
-    config = preset_config("breakout", batch_size=BATCH, cnn="nips", learning_rate=1e-3, device="cpu",
+def make_learner(preset: str = "breakout", **overrides) -> Learner:
+    config = preset_config(preset, batch_size=BATCH, cnn="nips", learning_rate=1e-3, device="cpu",
                            precision="fp32", torch_threads=1, **overrides)
     return Learner(config, OBS_SHAPE, N_ACTIONS, choose_runtime("cpu", "fp32", 1, image_observations=True))
 
@@ -96,6 +97,16 @@ def test_noisy_acting_draws_new_noise_each_step_and_evaluation_uses_the_mean_wei
     noise = weights(learner.target)
     learner.update(make_batch(0))  # the target network's noise is drawn afresh for each update too
     assert not same(weights(learner.target), noise)
+
+
+def test_the_rainbow_preset_validates_and_builds_its_learner():
+    config = preset_config("rainbow").validate()
+    assert (config.head, config.noisy, config.prioritized_replay, config.n_step, config.double_dqn) == (
+        "c51-dueling", True, True, 3, True)
+    learner = make_learner("rainbow")
+    assert all(isinstance(layer, NoisyLinear) for layer in learner.online.network.head.children())
+    metrics, priorities = learner.update(make_batch(0, prioritized=True))
+    assert np.isfinite(metrics["loss"]) and priorities.shape == (BATCH,)
 
 
 @pytest.mark.parametrize("options", [dict(augment_shift_px=2, double_dqn=True),

@@ -240,9 +240,9 @@ def test_a_rainbow_run_writes_its_files_and_resumes_to_the_bit(tmp_path):
     """C51 with the dueling split, noisy nets (their noise and its generator saved), prioritized
     replay and 3-step returns, on CartPole (returns up to 100)."""
     flags = [*FLAGS, "--head", "c51-dueling", "--noisy", "--prioritized-replay", "--n-step", "3",
-             "--v-min", "0", "--v-max", "100", "--priority-beta-steps", "1500"]
+             "--v-min", "0", "--v-max", "100", "--priority-beta-steps", "1000"]
     straight_run, out = tmp_path / "straight", tmp_path / "run"
-    result = dqn("train", "--out", straight_run, "--total-steps", "1600", *flags)
+    result = dqn("train", "--out", straight_run, "--total-steps", "1200", *flags)
     assert result.returncode == 0, result.stderr
     for name in ["config.json", "metrics.csv", "checkpoint.pt", "best.pt", "curves.png"]:
         assert (straight_run / name).is_file(), name
@@ -251,8 +251,8 @@ def test_a_rainbow_run_writes_its_files_and_resumes_to_the_bit(tmp_path):
     evaluations = [dqn("evaluate", straight_run, "--games", "2", "--json") for _ in range(2)]
     assert evaluations[0].returncode == 0, evaluations[0].stderr
     assert evaluations[0].stdout == evaluations[1].stdout
-    first = dqn("train", "--out", out, "--total-steps", "800", *flags)
+    first = dqn("train", "--out", out, "--total-steps", "600", *flags)
     assert first.returncode == 0, first.stderr
-    second = dqn("train", "--resume", out, "--total-steps", "1600", "--quiet")
+    second = dqn("train", "--resume", out, "--total-steps", "1200", "--quiet")
     assert second.returncode == 0, second.stderr
     assert_same_run(straight_run, out)
