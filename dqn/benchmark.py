@@ -4,6 +4,9 @@
 agent step 1,000, plain DQN (no Double, Dueling or n-step), so the work per step is the same
 as theirs; the engine (batched acting over the breakout preset's 4 envs, bfloat16, channels-last convolutions,
 fused Adam, 2 threads, freed memory kept by malloc) is this project's.
+
+With a preset, its own settings instead (head, noisy, replay, n-step, envs...), timed the same way:
+only the warm-up, the length and the cadence of evaluations, logs and checkpoints are the bench's.
 """
 
 from __future__ import annotations
@@ -12,26 +15,33 @@ import csv
 import tempfile
 from pathlib import Path
 
-from dqn.config import PRESETS, preset_config
+from dqn.config import preset_config
 from dqn.interrupts import Interrupted
 from dqn.train import Trainer
 
 WARMUP_STEPS = 1_000
-PRESET_NUM_ENVS = PRESETS["breakout"]["num_envs"]
 
 
-def bench_config(steps: int, num_envs: int = PRESET_NUM_ENVS):
+# the Nature DQN settings timed without a preset, on the breakout preset's game and envs
+NATURE_SETTINGS = dict(atari_preprocessing="nature", batch_size=32, train_freq_steps=4, gradient_steps=1,
+                       buffer_size=100_000, double_dqn=False, head="q", n_step=1)
+
+
+def bench_config(steps: int, num_envs: int | None = None, preset: str | None = None):
+    """The config timed: the Nature DQN settings, or with a preset its own; num_envs None: the preset's."""
     total = WARMUP_STEPS + -(-steps // WARMUP_STEPS) * WARMUP_STEPS  # whole log rows
+    settings = {} if preset else dict(NATURE_SETTINGS)
+    if num_envs is not None:
+        settings["num_envs"] = num_envs
     return preset_config(
-        "breakout", num_envs=num_envs, atari_preprocessing="nature", batch_size=32, train_freq_steps=4,
-        gradient_steps=1, learning_starts=WARMUP_STEPS, total_steps=total, buffer_size=100_000,
-        double_dqn=False, head="q", n_step=1, eval_freq_steps=0,
+        preset or "breakout", **settings,
+        learning_starts=WARMUP_STEPS, total_steps=total, eval_freq_steps=0, stop_score=None,
         log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False)
 
 
-def run_benchmark(steps: int, num_envs: int = PRESET_NUM_ENVS) -> dict:
+def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = None) -> dict:
     """Train for WARMUP + steps agent steps and time the part after warm-up."""
-    config = bench_config(steps, num_envs)
+    config = bench_config(steps, num_envs, preset)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, Path(tmp) / "run", progress=False)
         interrupted_by = trainer.train().interrupted_by
@@ -50,6 +60,7 @@ def run_benchmark(steps: int, num_envs: int = PRESET_NUM_ENVS) -> dict:
     ms_per_step = {name: 1000 * t / timed_steps for name, t in phases.items()}
     ms_per_step["other"] = 1000 * seconds / timed_steps - sum(ms_per_step.values())
     return {
+        **({"preset": preset} if preset else {}),  # without one, the output is as it always was
         "env_id": config.env_id,
         "steps": timed_steps,
         "updates": updates,

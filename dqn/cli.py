@@ -125,10 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
     record.add_argument("--t-max", type=positive_int, default=27_000, help="agent steps at most per game")
 
-    bench = commands.add_parser("bench", help="measure training speed on Breakout (Nature DQN settings)")
+    bench = commands.add_parser("bench", help="measure training speed on Breakout (Nature DQN settings, "
+                                              "or a preset's)")
+    bench.add_argument("--preset", help=f"time this preset's own settings ({', '.join(sorted(PRESETS))}) "
+                                        "instead of the Nature DQN settings on the breakout preset's game and envs")
     bench.add_argument("--steps", type=positive_int, default=20_000, help="agent steps to time, after 1,000 of warm-up")
-    bench.add_argument("--num-envs", type=positive_int, default=PRESETS["breakout"]["num_envs"],
-                       help="envs stepped together (default: the breakout preset's, %(default)s)")
+    bench.add_argument("--num-envs", type=positive_int,
+                       help=f"envs stepped together (default: the preset's; without --preset the breakout "
+                            f"preset's, {PRESETS['breakout']['num_envs']})")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -228,11 +232,12 @@ def cmd_record(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     from dqn.benchmark import run_benchmark
 
-    report = run_benchmark(args.steps, args.num_envs)
+    report = run_benchmark(args.steps, args.num_envs, args.preset)
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{report['steps_per_s']:.1f} agent steps/s on {report['env_id']} "
+        preset = f" ({args.preset} preset)" if args.preset else ""
+        print(f"{report['steps_per_s']:.1f} agent steps/s on {report['env_id']}{preset} "
               f"({report['replay_bytes_per_transition']:.0f} replay bytes per transition); "
               f"time per agent step: " + ", ".join(f"{k} {v:.2f} ms" for k, v in report["ms_per_step"].items()))
 

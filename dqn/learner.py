@@ -17,6 +17,7 @@ from dqn.errors import UserError
 from dqn.hardware import Runtime
 from dqn.loading import build_agent
 from dqn.losses import HEAD_LOSSES, weighted_mean
+from dqn.networks import CNN_ENCODERS
 from dqn.noisy import reset_noise
 from dqn.replay import Batch
 from dqn.system import available_ram_bytes, size_text
@@ -26,13 +27,20 @@ class TrainingDiverged(UserError):
     """The loss stopped being a finite number."""
 
 
-def check_mlp_fits(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> None:
-    """Refuse an MLP as wide as hidden_sizes asks that the RAM cannot train, as the loop refuses such a replay."""
-    widths = [obs_shape[0], *config.hidden_sizes, n_actions]
+def check_network_fits(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> None:
+    """Refuse a network that the RAM cannot train, an MLP as wide as hidden_sizes asks or a c51 head
+    of as many atoms as n_atoms asks, as the loop refuses such a replay."""
+    c51 = config.head.startswith("c51")
+    if len(obs_shape) == 1:
+        widths, network = [obs_shape[0], *config.hidden_sizes], f"an MLP with hidden_sizes {config.hidden_sizes}"
+    else:
+        widths, network = [CNN_ENCODERS[config.cnn][1]], f"the {config.cnn} CNN"
+    widths.append(n_actions * (config.n_atoms if c51 else 1))  # the head's outputs
+    network += f" and a {config.head} head of {config.n_atoms} atoms" if c51 else ""
     weights_bytes = 4 * sum(a * b for a, b in zip(widths, widths[1:]))
     # training keeps four copies: the network, its target, Adam's two moments
     if 4 * weights_bytes > 0.9 * available_ram_bytes():
-        raise UserError(f"an MLP with hidden_sizes {config.hidden_sizes} needs {size_text(4 * weights_bytes)} "
+        raise UserError(f"{network} needs {size_text(4 * weights_bytes)} "
                         f"to train, more than the {size_text(available_ram_bytes())} of RAM available")
 
 
@@ -40,8 +48,7 @@ class Learner:
     """Trains the online network on replay batches with the loss of its head (losses.HEAD_LOSSES)."""
 
     def __init__(self, config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int, runtime: Runtime):
-        if len(obs_shape) == 1:
-            check_mlp_fits(config, obs_shape, n_actions)
+        check_network_fits(config, obs_shape, n_actions)
         self.config, self.runtime = config, runtime
         self.device = torch.device(runtime.device)
         self.online = build_agent(config, obs_shape, n_actions).to(self.device)

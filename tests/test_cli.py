@@ -95,6 +95,8 @@ def assert_one_line_error(result, *needles):
     (["--seed", str(2**32)], "seed must be in [0, 2**32)"),
     (["--min-available-ram-gb", "nan"], "min_available_ram_gb must be a number of GiB >= 0"),
     (["--preset", "cartpole", "--hidden-sizes", "1000000000000"], "an MLP with hidden_sizes (1000000000000,) needs"),
+    (["--preset", "cartpole", "--head", "c51", "--n-atoms", "1000000000"],
+     "an MLP with hidden_sizes (64, 64) and a c51 head of 1000000000 atoms needs"),
     (["--adam-eps", "0"], "adam_eps must be > 0"),
     (["--stop-score", "10", "--eval-freq-steps", "0"], "stop_score needs evaluations"),
     (["--preset", "cartpole", "--augment-shift-px", "4"], "augment_shift_px shifts images"),
@@ -187,3 +189,28 @@ def test_bench_reports_speed_and_replay_bytes():
     # what the speed was measured on, chosen by the defaults
     assert report["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert report["precision"] in ("fp32", "bf16") and report["torch_threads"] >= 1
+    assert "preset" not in report  # without --preset, the output it always had
+
+
+def test_bench_times_a_presets_own_settings():
+    from dataclasses import fields
+
+    from dqn.benchmark import bench_config
+    from dqn.config import preset_config
+
+    # the whole command on the quickest preset: its game, envs and one update per agent step
+    result = dqn("bench", "--preset", "cartpole", "--steps", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["preset"] == "cartpole" and report["env_id"] == "CartPole-v1" and report["num_envs"] == 1
+    assert report["steps"] == 1000 and report["updates"] == 1000 and report["steps_per_s"] > 0
+    assert set(report["ms_per_step"]) == {"env", "act", "sample", "update", "other"}
+    # rainbow and breakout keep their head, noise, replay, n-step and envs: only the timing is the bench's
+    timing = {"learning_starts", "total_steps", "eval_freq_steps", "stop_score", "log_freq_steps",
+              "checkpoint_freq_steps", "keep_eval_snapshots"}
+    for name in ("rainbow", "breakout", "cartpole"):
+        config, own = bench_config(1, preset=name), preset_config(name)
+        assert {f.name for f in fields(own) if getattr(config, f.name) != getattr(own, f.name)} <= timing, name
+    rainbow = bench_config(1, preset="rainbow")
+    assert (rainbow.head, rainbow.noisy, rainbow.prioritized_replay, rainbow.n_step) == ("c51-dueling", True, True, 3)
+    assert bench_config(1, num_envs=8, preset="rainbow").num_envs == 8
