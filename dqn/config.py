@@ -223,9 +223,9 @@ PRESETS: dict[str, dict] = {
         eval_freq_steps=1_000,
         stop_score=475.0,
     ),
-    # Breakout on a 2-core CPU: Nature 84x84 frames (the homework's 64x64 crop learned about half
-    # as fast per agent step, benchmarks/RESULTS.md), a fast epsilon decay, 3-step returns,
-    # Double and Dueling DQN; precision and threads chosen from the machine.
+    # Breakout on a 2-core CPU: Nature 84x84 frames (on the homework's 64x64 crop the Nature CNN never
+    # sees the bottom 4 rows, where the paddle is: benchmarks/RESULTS.md), a fast epsilon decay,
+    # 3-step returns, Double and Dueling DQN; precision and threads chosen from the machine.
     "breakout": dict(
         env_id="BreakoutNoFrameskip-v4",
         total_steps=2_000_000,
