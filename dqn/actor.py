@@ -42,10 +42,14 @@ class Transitions:
 class Actor:
     """config.num_envs envs, seeded seed, seed + 1, ...; acts uniformly at random before
     config.learning_starts, then epsilon-greedily with epsilon decaying linearly from step 0, or
-    with noisy nets greedily on the Q-values of the noisy network."""
+    with noisy nets greedily on the Q-values of the noisy network.
 
-    def __init__(self, config: TrainConfig, seed: int):
+    With `epsilons`, one per env (a distributed actor's, schedules.apex_epsilons), each env explores
+    with its own epsilon from the first step on: neither learning_starts nor the schedule applies."""
+
+    def __init__(self, config: TrainConfig, seed: int, epsilons: np.ndarray | None = None):
         self.config = config
+        self.epsilons = epsilons
         self.envs = [make_env(config) for _ in range(config.num_envs)]
         self.rng = np.random.default_rng(seed)  # exploration's draws
         self.obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(self.envs)])
@@ -63,8 +67,10 @@ class Actor:
         return int(self.envs[0].action_space.n)
 
     def epsilon_at(self, steps: int) -> float:
-        """The chance of a random action at agent step `steps`."""
+        """The chance of a random action at agent step `steps` (with fixed epsilons, their mean)."""
         cfg = self.config
+        if self.epsilons is not None:
+            return float(np.mean(self.epsilons))
         if steps < cfg.learning_starts:
             return 1.0
         if cfg.noisy:  # the network's noise explores
@@ -72,8 +78,11 @@ class Actor:
         return linear_decay(cfg.eps_start, cfg.eps_end, steps, cfg.eps_decay_steps)
 
     def act(self, q_values: QFunction) -> np.ndarray:
-        """An action for each env; before learning starts uniform, without asking q_values."""
+        """An action for each env; before learning starts uniform, without asking q_values (unless
+        the envs have fixed epsilons)."""
         self.epsilon = self.epsilon_at(self.steps)
+        if self.epsilons is not None:
+            return epsilon_greedy(q_values(self.obs), self.epsilons, self.rng)
         if self.steps < self.config.learning_starts:
             return self.rng.integers(self.n_actions, size=len(self.obs))
         return epsilon_greedy(q_values(self.obs), self.epsilon, self.rng)

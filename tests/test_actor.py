@@ -9,7 +9,7 @@ import torch
 
 from dqn.actor import Actor
 from dqn.config import preset_config
-from dqn.schedules import linear_decay
+from dqn.schedules import apex_epsilons, linear_decay
 
 CONFIG = preset_config("cartpole", num_envs=3, learning_starts=30, eps_start=1.0, eps_end=0.1, eps_decay_steps=300)
 
@@ -55,6 +55,29 @@ def test_noisy_nets_explore_instead_of_epsilon():
     actor = Actor(preset_config("cartpole", learning_starts=30, noisy=True), seed=0)
     assert actor.epsilon_at(29) == 1.0  # the replay still fills with random play
     assert actor.epsilon_at(30) == actor.epsilon_at(10**9) == 0.0
+    actor.close()
+
+
+def test_apex_epsilons_go_from_0_4_to_0_4_to_the_8th_and_a_single_slot_gets_0_4():
+    assert apex_epsilons(1).tolist() == [0.4]
+    assert apex_epsilons(2) == pytest.approx([0.4, 0.4**8])
+    eight = apex_epsilons(8)  # N * K = 8 slots: 0.4 ** (1 + 7 i / 7) = 0.4 ** (i + 1)
+    assert eight == pytest.approx([0.4 ** (i + 1) for i in range(8)])
+    assert (np.diff(apex_epsilons(256)) < 0).all() and apex_epsilons(256)[-1] == pytest.approx(0.4**8)
+
+
+def test_fixed_epsilons_explore_per_env_from_the_first_step():
+    # env 0 always explores, env 1 never: before learning_starts too, and whatever the schedule says
+    actor = Actor(preset_config("cartpole", num_envs=2, learning_starts=10**6), seed=0, epsilons=np.array([1.0, 0.0]))
+    asked, env0_actions = [], []
+    for _ in range(200):
+        actions = actor.act(lambda obs: asked.append(len(obs)) or np.tile([0.0, 1.0], (len(obs), 1)))
+        env0_actions.append(actions[0])
+        assert actions[1] == 1  # the argmax
+        actor.step(actions)
+    assert len(asked) == 200  # asked for Q-values from the first step on
+    assert 0.4 < np.mean(env0_actions) < 0.6  # uniform
+    assert actor.epsilon == actor.epsilon_at(0) == 0.5  # the mean, logged as the epsilon
     actor.close()
 
 
