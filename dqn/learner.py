@@ -16,7 +16,7 @@ from dqn.config import TrainConfig
 from dqn.errors import UserError
 from dqn.hardware import Runtime
 from dqn.loading import build_agent
-from dqn.losses import HEAD_LOSSES, weighted_mean
+from dqn.losses import HEAD_LOSSES, network_outputs, weighted_mean
 from dqn.networks import CNN_ENCODERS
 from dqn.noisy import reset_noise
 from dqn.replay import Batch
@@ -91,10 +91,8 @@ class Learner:
             reset_noise(self.online, self.noise_rng)
             reset_noise(self.target, self.noise_rng)
         with self.runtime.autocast():
-            outputs = self.online.network(obs)
-            with torch.no_grad():
-                next_target = self.target.network(next_obs)
-                next_online = self.online.network(next_obs) if cfg.double_dqn else None
+            outputs, next_target, next_online = network_outputs(self.online.network, self.target.network, obs,
+                                                                next_obs, cfg.double_dqn)
         losses, priorities = self.loss(outputs, next_target, next_online, actions, returns, discounts, kind=cfg.loss)
         loss = weighted_mean(losses, weights)
         self.optimizer.zero_grad(set_to_none=True)

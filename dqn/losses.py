@@ -59,6 +59,19 @@ def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor
     return weighted_mean(elementwise_loss(td_errors(q_values, actions, targets), kind), weights)
 
 
+def network_outputs(online: torch.nn.Module, target: torch.nn.Module, obs: torch.Tensor, next_obs: torch.Tensor,
+                    double_dqn: bool) -> tuple[NetworkOutput, NetworkOutput, NetworkOutput | None]:
+    """What a head's loss is computed from, as its first three arguments: the online network's
+    outputs on s (with gradients), the target network's on s' and, for Double DQN, the online
+    network's on s' (None without). The learner and the distributed actors' initial priorities
+    both compute them here."""
+    outputs = online(obs)
+    with torch.no_grad():
+        next_target = target(next_obs)
+        next_online = online(next_obs) if double_dqn else None
+    return outputs, next_target, next_online
+
+
 def dqn_loss(outputs: NetworkOutput, next_target: NetworkOutput, next_online: NetworkOutput | None,
              actions: torch.Tensor, returns: torch.Tensor, discounts: torch.Tensor,
              kind: str) -> tuple[torch.Tensor, torch.Tensor]:

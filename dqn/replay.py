@@ -1,9 +1,10 @@
 """Experience replay in fixed-size FIFO storage.
 
 ReplayBuffer is the course's interface (add(s, a, r, s', done), sample, len), used by the
-notebooks: it stores whole observations. FrameReplay is the training loop's: it stores each
+notebooks: it stores whole observations. FrameReplay is the training loops': it stores each
 frame once and rebuilds frame stacks and n-step returns at sample time. Both sample uniformly;
-PrioritizedFrameReplay samples FrameReplay's transitions by priority.
+PrioritizedFrameReplay samples FrameReplay's transitions by priority. build_replay makes the
+one a TrainConfig asks for.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dqn.errors import UserError
 from dqn.files import write_atomic
 from dqn.sumtree import SumTree
+from dqn.system import available_ram_bytes
+
+if TYPE_CHECKING:
+    from dqn.config import TrainConfig
 
 
 class ReplayBuffer:
@@ -144,9 +151,7 @@ class FrameReplay:
                  num_envs: int = 1, n_step: int = 1, gamma: float = 0.99, seed: int | None = None):
         if obs_shape[0] % stack:
             raise ValueError(f"observation shape {obs_shape} is not {stack} stacked frames")
-        self.ring = capacity // num_envs
-        if self.ring < stack + n_step + 1:
-            raise ValueError(f"capacity {capacity} is too small for {num_envs} envs")
+        self.ring = self.ring_size(capacity, num_envs, stack, n_step)
         self.stack, self.num_envs, self.n_step, self.gamma = stack, num_envs, n_step, gamma
         self.frame_shape = (obs_shape[0] // stack, *obs_shape[1:])
         shape = (num_envs, self.ring)
@@ -157,6 +162,14 @@ class FrameReplay:
         self.filled = np.zeros(num_envs, dtype=np.int64)  # slots written, up to ring
         self.open = np.zeros(num_envs, dtype=bool)  # the newest slot is the env's current state
         self._rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def ring_size(capacity: int, num_envs: int, stack: int, n_step: int) -> int:
+        """Slots per env; ValueError if they cannot hold one n-step transition with its stack."""
+        ring = capacity // num_envs
+        if ring < stack + n_step + 1:
+            raise ValueError(f"capacity {capacity} is too small for {num_envs} envs")
+        return ring
 
     @staticmethod
     def bytes_needed(capacity: int, obs_shape, obs_dtype, stack: int) -> int:
@@ -185,8 +198,9 @@ class FrameReplay:
         self.cursor[env] = (slot + 1) % self.ring
         self.filled[env] = min(self.filled[env] + 1, self.ring)
 
-    def add(self, env: int, obs, action, reward, next_obs, terminated: bool, truncated: bool) -> None:
-        """Store one step of env number `env`."""
+    def add(self, env: int, obs, action, reward, next_obs, terminated: bool, truncated: bool) -> int:
+        """Store one step of env number `env`; returns the slot of its transition. obs and next_obs
+        may be whole stacks or their newest frames alone: only those are stored."""
         depth = self.frame_shape[0]
         if not self.open[env]:
             self._write(env, obs[-depth:], first=True)
@@ -197,6 +211,22 @@ class FrameReplay:
         self.has_next[env, slot] = True
         self._write(env, next_obs[-depth:], first=False)
         self.open[env] = not (terminated or truncated)
+        return int(slot)
+
+    def add_steps(self, envs: np.ndarray, steps, **per_step) -> np.ndarray:
+        """Store steps (an actor.Transitions, or one whose obs and next_obs are the newest frames),
+        row k into ring envs[k], in order; per_step holds further arrays of add's arguments, one
+        value per row (a prioritized replay's td_error). Returns the slots of their transitions."""
+        return np.array([self.add(int(env), steps.obs[k], steps.actions[k], steps.rewards[k], steps.next_obs[k],
+                                  steps.terminated[k], steps.truncated[k],
+                                  **{name: values[k] for name, values in per_step.items()})
+                         for k, env in enumerate(envs)], dtype=np.int64)
+
+    def cut_episodes(self, envs: np.ndarray) -> None:
+        """End the episodes of these rings where they are, so that their next steps start new ones:
+        the envs that played them are gone (a restarted distributed actor). Their last transitions
+        bootstrap from the last frame stored, as those cut by a time limit do."""
+        self.open[envs] = False
 
     def _stacks(self, envs: np.ndarray, slots: np.ndarray) -> np.ndarray:
         idx = (slots[:, None] + np.arange(1 - self.stack, 1)) % self.ring
@@ -229,9 +259,11 @@ class FrameReplay:
         return envs[:batch_size], slots[:batch_size]
 
     def sample(self, batch_size: int) -> Batch:
-        return self._batch(*self.sample_slots(batch_size))
+        return self.batch_at(*self.sample_slots(batch_size))
 
-    def _batch(self, envs: np.ndarray, slots: np.ndarray) -> Batch:
+    def batch_at(self, envs: np.ndarray, slots: np.ndarray) -> Batch:
+        """The batch of the transitions in these slots (of rings envs), with their stacks and n-step
+        returns, fewer steps where the episode ended or the ring holds no later step yet."""
         batch_size = len(slots)
         returns = self.rewards[envs, slots].astype(np.float32)
         last = slots.copy()
@@ -303,12 +335,20 @@ class PrioritizedFrameReplay(FrameReplay):
         self._pending_values.append(0.0)  # no transition from this slot yet
         super()._write(env, frame, first)
 
-    def add(self, env: int, obs, action, reward, next_obs, terminated: bool, truncated: bool) -> None:
-        # the transition's slot: the newest one, or the one obs is about to be written to
-        slot = (self.cursor[env] - 1) % self.ring if self.open[env] else self.cursor[env]
-        super().add(env, obs, action, reward, next_obs, terminated, truncated)
-        self._pending_slots.append(env * self.ring + int(slot))
-        self._pending_values.append(self.max_priority)
+    def add(self, env: int, obs, action, reward, next_obs, terminated: bool, truncated: bool,
+            td_error: float | None = None) -> int:
+        """FrameReplay.add; the transition's priority comes from its td_error if given (a distributed
+        actor computes it), else it is the largest so far."""
+        slot = super().add(env, obs, action, reward, next_obs, terminated, truncated)
+        self._pending_slots.append(env * self.ring + slot)
+        self._pending_values.append(self.max_priority if td_error is None else float(self._priorities(td_error)))
+        return slot
+
+    def _priorities(self, td_errors):
+        """(|TD error| + eps) ** alpha, which also raises the largest priority so far."""
+        priorities = (np.abs(td_errors) + self.eps) ** self.alpha
+        self.max_priority = max(self.max_priority, float(np.max(priorities)))
+        return priorities
 
     def _flush(self) -> None:
         if self._pending_slots:
@@ -333,7 +373,7 @@ class PrioritizedFrameReplay(FrameReplay):
 
     def sample(self, batch_size: int) -> Batch:
         envs, slots = self.sample_slots(batch_size)
-        batch = self._batch(envs, slots)
+        batch = self.batch_at(envs, slots)
         batch.indices = envs * self.ring + slots
         priorities = self.tree.values(batch.indices)
         # (N P(i)) ** -beta over its batch maximum: N and the total priority cancel out
@@ -341,9 +381,7 @@ class PrioritizedFrameReplay(FrameReplay):
         return batch
 
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
-        priorities = (np.abs(td_errors) + self.eps) ** self.alpha
-        self.tree.set(indices, priorities)
-        self.max_priority = max(self.max_priority, float(priorities.max()))
+        self.tree.set(indices, self._priorities(td_errors))
 
     def state_dict(self) -> dict:
         self._flush()
@@ -360,3 +398,32 @@ class PrioritizedFrameReplay(FrameReplay):
         self.tree.nodes = nodes
         self._pending_slots.clear()
         self._pending_values.clear()
+
+
+def frames_per_observation(config: TrainConfig, obs_shape: tuple[int, ...]) -> int:
+    """How many frames an observation stacks: config.frame_stack for images, 1 for vectors."""
+    return config.frame_stack if len(obs_shape) == 3 else 1
+
+
+def check_replay(config: TrainConfig, obs_shape: tuple[int, ...], obs_dtype, num_envs: int) -> None:
+    """UserError, before anything is allocated, if the RAM cannot hold the replay the config asks
+    for, or its buffer_size cannot give each of num_envs rings room for one n-step transition."""
+    stack = frames_per_observation(config, obs_shape)
+    needed = FrameReplay.bytes_needed(config.buffer_size, obs_shape, obs_dtype, stack)
+    available = available_ram_bytes()
+    if needed > 0.9 * available:
+        raise UserError(f"a replay of {config.buffer_size} transitions needs {needed / 1e9:.1f} GB, "
+                        f"more than the {available / 1e9:.1f} GB of RAM available")
+    try:
+        FrameReplay.ring_size(config.buffer_size, num_envs, stack, config.n_step)
+    except ValueError as exc:
+        raise UserError(f"buffer_size: {exc}") from None
+
+
+def build_replay(config: TrainConfig, obs_shape: tuple[int, ...], obs_dtype, num_envs: int) -> FrameReplay:
+    """The replay a TrainConfig asks for, with one ring for each of num_envs envs, checked by check_replay."""
+    check_replay(config, obs_shape, obs_dtype, num_envs)
+    replay_kind, options = ((PrioritizedFrameReplay, {"alpha": config.priority_alpha})
+                            if config.prioritized_replay else (FrameReplay, {}))
+    return replay_kind(config.buffer_size, obs_shape, obs_dtype, stack=frames_per_observation(config, obs_shape),
+                       num_envs=num_envs, n_step=config.n_step, gamma=config.gamma, seed=config.seed, **options)

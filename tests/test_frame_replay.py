@@ -4,6 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from dqn.actor import Transitions
 from dqn.framebuffer import FrameBuffer
 from dqn.replay import FrameReplay
 
@@ -133,3 +134,37 @@ def test_state_dict_round_trip():
     copy.load_state_dict(replay.state_dict())
     a, b = replay.sample(16), copy.sample(16)
     assert np.array_equal(a.obs, b.obs) and np.array_equal(a.returns, b.returns)
+
+
+def test_steps_sent_as_newest_frames_fill_the_replay_as_whole_stacks_do():
+    # what a distributed actor sends (frames, not stacks) through add_steps, beside the loop's add of stacks
+    by_stacks = FrameReplay(64, (4, 2, 2), np.int64, stack=4, num_envs=2, n_step=3, seed=1)
+    by_frames = FrameReplay(64, (4, 2, 2), np.int64, stack=4, num_envs=2, n_step=3, seed=1)
+    envs = [FrameBuffer(CountingEnv(i), n_frames=4) for i in range(2)]
+    obs = [env.reset()[0] for env in envs]
+    for t in range(100):
+        i = t % 2
+        next_obs, reward, terminated, truncated, _ = envs[i].step(0)
+        by_stacks.add(i, obs[i], 0, reward, next_obs, terminated, truncated)
+        step = Transitions(obs[i][None, -1:], np.array([0]), np.array([reward]), next_obs[None, -1:],
+                           np.array([terminated]), np.array([truncated]))
+        slots = by_frames.add_steps(np.array([i]), step)
+        assert by_frames.batch_at(np.array([i]), slots).actions.tolist() == [0]
+        obs[i] = envs[i].reset()[0] if terminated or truncated else next_obs
+    a, b = by_stacks.state_dict(), by_frames.state_dict()
+    assert all(np.array_equal(a[k], b[k]) for k in a if k != "rng")
+    envs, slots = by_stacks.sample_slots(32)
+    assert np.array_equal(by_stacks.batch_at(envs, slots).obs, by_frames.batch_at(envs, slots).obs)
+
+
+def test_a_cut_episode_ends_where_it_is_and_the_next_step_starts_a_new_one():
+    replay = FrameReplay(100, (1,), np.float32, stack=1, n_step=3, gamma=0.5, seed=0)
+    frame = lambda x: np.array([float(x)], dtype=np.float32)  # noqa: E731
+    first = replay.add(0, frame(0), 0, 1.0, frame(1), terminated=False, truncated=False)
+    replay.add(0, frame(1), 0, 1.0, frame(2), terminated=False, truncated=False)
+    replay.cut_episodes(np.array([0]))  # the env that played it is gone
+    after = replay.add(0, frame(7), 0, 5.0, frame(8), terminated=False, truncated=False)
+    batch = replay.batch_at(np.array([0, 0]), np.array([first, after]))
+    # as a time limit: 1 + 0.5 * 1 from frame 2; the new episode starts from its own frame 7
+    assert batch.returns.tolist() == [1.5, 5.0] and batch.discounts.tolist() == [0.25, 0.5]
+    assert batch.next_obs.tolist() == [[2.0], [8.0]] and batch.obs.tolist() == [[0.0], [7.0]]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from dqn.actor import Transitions
 from dqn.config import preset_config
 from dqn.replay import FrameReplay, PrioritizedFrameReplay
 from dqn.sumtree import SumTree
@@ -64,6 +65,17 @@ def test_new_transitions_get_the_top_priority_and_slots_without_one_get_none(ste
     assert (priorities[replay.has_next] > 0).all()
     newest = (replay.cursor - 2) % replay.ring  # each env's last transition
     assert priorities[[0, 1], newest] == pytest.approx(5.0 + 1e-6)
+
+
+def test_steps_added_with_their_td_errors_get_those_priorities():
+    replay = make_replay(alpha=0.5)
+    play(replay, 2, steps=10)
+    steps = Transitions(np.ones((3, 1, 2, 2), np.int64), np.zeros(3), np.zeros(3), np.full((3, 1, 2, 2), 2),
+                        np.zeros(3, bool), np.zeros(3, bool))
+    slots = replay.add_steps(np.array([0, 1, 0]), steps, td_error=np.array([3.0, -8.0, 0.0]))
+    priorities = leaf_priorities(replay)[[0, 1, 0], slots]
+    assert priorities == pytest.approx([(3 + 1e-6) ** 0.5, (8 + 1e-6) ** 0.5, 1e-6**0.5])
+    assert replay.max_priority == pytest.approx((8 + 1e-6) ** 0.5)
 
 
 def test_replay_draws_in_proportion_to_priority():
