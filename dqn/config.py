@@ -112,16 +112,27 @@ class TrainConfig:
                                           "image observations, 1 for vector ones (small networks run fastest on one)",
                                       parse=auto_or_int)
     device: str = _f("auto", "'auto', 'cpu' or 'cuda'")
+    num_actors: int = _f(0, "Ape-X on Ray (pip install -e '.[distributed]'): actor processes that play, each with "
+                            "envs_per_actor envs of fixed epsilons from 0.4 to 0.4 ** 8, and send their "
+                            "transitions with their priorities to one replay process, while the learner trains "
+                            "in this one; 0 = train in one process with num_envs envs")
+    envs_per_actor: int = _f(1, "with num_actors: envs each actor steps together (num_envs is the single-process "
+                                "loop's and is ignored)")
+    ray_address: str | None = _f(None, "with num_actors: the Ray cluster to join, as `ray start --head` printed it "
+                                       "(HOST:PORT); default: start Ray on this machine, with at least one CPU per actor")
+    weight_sync_updates: int = _f(100, "with num_actors: learner updates between two publications of its weights, "
+                                       "which the actors pull before their next steps")
 
     def validate(self) -> "TrainConfig":
         """Raise UserError naming the first bad value."""
         positive_ints = ["total_steps", "buffer_size", "batch_size", "train_freq_steps", "num_envs", "n_step", "frame_stack",
                          "gradient_steps", "target_update_steps", "eval_games", "eval_t_max",
-                         "log_freq_steps", "checkpoint_freq_steps"]
+                         "log_freq_steps", "checkpoint_freq_steps", "envs_per_actor", "weight_sync_updates"]
         for name in positive_ints:
             if getattr(self, name) <= 0:
                 raise UserError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ["learning_starts", "eps_decay_steps", "priority_beta_steps", "eval_freq_steps", "noop_max", "augment_shift_px"]:
+        for name in ["learning_starts", "eps_decay_steps", "priority_beta_steps", "eval_freq_steps", "noop_max", "augment_shift_px",
+                     "num_actors"]:
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must not be negative, got {getattr(self, name)}")
         if not self.learning_rate > 0:

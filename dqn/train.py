@@ -1,159 +1,44 @@
-"""The training loop: it schedules the actor (dqn/actor.py) and the learner (dqn/learner.py), keeps the
-replay between them, logs, evaluates, keeps the best model, saves checkpoints gathered from each
-part's state and handles stop requests. It is the only part that knows the run folder."""
+"""Training in one process: the actor (dqn/actor.py) steps its envs, the replay keeps their transitions,
+and the learner trains on them in turn, on the schedule of the config; loop.TrainingLoop does the rest.
+Here too the entry points train and resume, which run a distributed config on Ray (dqn/apex.py)."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import errno
-import io
-import os
-import random
+import importlib.util
 import sys
 import time
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psutil
-import torch
-from tqdm import tqdm
 
 from dqn import checkpoint
 from dqn.actor import Actor, Transitions
 from dqn.config import TrainConfig
-from dqn.envs import make_env
 from dqn.errors import UserError
-from dqn.evaluation import play_episodes
-from dqn.hardware import choose_runtime
-from dqn.files import deferred_thread_write_errors, naming_the_file, write_atomic
-from dqn.interrupts import stop_requests
-from dqn.learner import Learner, TrainingDiverged
-from dqn.plotting import save_training_curves
-from dqn.replay import FrameReplay, PrioritizedFrameReplay
-from dqn.schedules import linear_decay
-from dqn.system import available_ram_bytes, free_disk_bytes, is_enough_ram, reuse_freed_memory, size_text
-
-METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
-                 "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std",
-                 "time_env_s", "time_act_s", "time_sample_s", "time_update_s"]
+from dqn.loop import METRIC_FIELDS, TrainingLoop, TrainResult, multiples_crossed
+from dqn.replay import FrameReplay, build_replay
 
 
-class WriteFailed(UserError):
-    """A file of the run could not be written: a full disk, no permission, a removed folder."""
+class Trainer(TrainingLoop):
+    """The single-process loop: each agent step of every env, then the updates and target syncs due."""
 
+    def start_acting(self, observation_space) -> tuple[Actor, FrameReplay]:
+        cfg = self.config
+        return Actor(cfg, seed=cfg.seed), build_replay(cfg, observation_space.shape, observation_space.dtype,
+                                                       num_envs=cfg.num_envs)
 
-class LowMemory(UserError):
-    """Available RAM fell under min_available_ram_gb; the run saved a checkpoint and stopped."""
+    def advance(self) -> None:
+        cfg = self.config
+        before = self.step
+        self.collect()
+        rounds = multiples_crossed(max(before, self.learning_starts_at), self.step, cfg.train_freq_steps)
+        for _ in range(rounds * cfg.gradient_steps):
+            self.learn()
+        for _ in range(multiples_crossed(before, self.step, cfg.target_update_steps)):
+            self.learner.sync_target()
 
-
-# Evaluation games get seeds of their own, apart from the training envs' seed + 0 .. num_envs - 1.
-EVAL_SEED_OFFSET = 10_000
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    steps: int
-    updates: int
-    best_eval: float | None
-    stopped_early: bool
-    wall_s: float
-    interrupted_by: str | None = None  # "SIGINT" or "SIGTERM" when a stop request ended the run
-
-
-def numpy_global_rng_state() -> dict:
-    """np.random's state as plain Python values, so checkpoints load with weights_only=True."""
-    state = np.random.get_state(legacy=False)
-    state["state"]["key"] = state["state"]["key"].tolist()
-    return state
-
-
-def set_numpy_global_rng_state(state: dict) -> None:
-    """The inverse of numpy_global_rng_state."""
-    state = dict(state, state=dict(state["state"]))
-    state["state"]["key"] = np.array(state["state"]["key"], dtype=np.uint32)
-    np.random.set_state(state)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def check_run_dir(run_dir: Path) -> None:
-    """Refuse to write into a folder that already holds a run: never overwrite one silently."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"{run_dir} is a file, not a run folder; choose another --out")
-    # a run killed as it started may have left an unfinished temporary file: nothing to keep
-    if run_dir.exists() and any(not p.name.endswith(".tmp") for p in run_dir.iterdir()):
-        raise UserError(f"run folder {run_dir} already exists and is not empty; choose another --out")
-
-
-def multiples_crossed(before: int, after: int, every: int) -> int:
-    """How many multiples of `every` lie in (before, after]."""
-    return after // every - before // every
-
-
-def build_replay(config: TrainConfig, obs_shape: tuple[int, ...], obs_dtype) -> FrameReplay:
-    """The replay the config asks for, refused before allocation if the RAM cannot hold it."""
-    stack = config.frame_stack if len(obs_shape) == 3 else 1
-    needed = FrameReplay.bytes_needed(config.buffer_size, obs_shape, obs_dtype, stack)
-    available = available_ram_bytes()
-    if needed > 0.9 * available:
-        raise UserError(f"a replay of {config.buffer_size} transitions needs {needed / 1e9:.1f} GB, "
-                        f"more than the {available / 1e9:.1f} GB of RAM available")
-    replay_kind, options = ((PrioritizedFrameReplay, {"alpha": config.priority_alpha})
-                            if config.prioritized_replay else (FrameReplay, {}))
-    try:
-        return replay_kind(config.buffer_size, obs_shape, obs_dtype, stack=stack, num_envs=config.num_envs,
-                           n_step=config.n_step, gamma=config.gamma, seed=config.seed, **options)
-    except ValueError as exc:
-        raise UserError(f"buffer_size: {exc}") from None
-
-
-class Trainer:
-    def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True,
-                 resume_state: dict | None = None, start_over: bool = False):
-        """A new run in run_dir, or with resume_state (a checkpoint of this run) its continuation,
-        or with start_over the run of run_dir again from step 0 (it has no checkpoint)."""
-        self.config = cfg = config.validate()
-        self.run_dir = Path(run_dir)
-        if resume_state is None and not start_over:
-            check_run_dir(self.run_dir)  # before anything slow: a taken folder fails at once
-        self.progress = progress
-        reuse_freed_memory()
-        seed_everything(cfg.seed)
-        self.actor = Actor(cfg, seed=cfg.seed)
-        self.eval_env = make_env(cfg, evaluation=True)
-        space = self.actor.observation_space
-        self.runtime = choose_runtime(cfg.device, cfg.precision, cfg.torch_threads,
-                                      image_observations=len(space.shape) == 3)
-        torch.set_num_threads(self.runtime.torch_threads)
-        if cfg.augment_shift_px and len(space.shape) != 3:
-            raise UserError(f"augment_shift_px shifts images; {cfg.env_id} has observations of shape {space.shape}")
-        self.replay = build_replay(cfg, space.shape, space.dtype)
-        if cfg.save_replay:
-            self.check_room_for_replay_files()
-        self.learner = Learner(cfg, space.shape, self.actor.n_actions, self.runtime)
-        self.best_eval: float | None = None
-        self.timers = dict.fromkeys(["env", "act", "sample", "update"], 0.0)
-        self.window: dict[str, list[float]] = {"loss": [], "q_mean": [], "grad_norm": []}  # the learner's metrics
-        self.wall_s_before = 0.0  # training time of earlier processes, for a resumed run
-        self.learning_starts_at = cfg.learning_starts
-        self.saved_step = -1
-        if resume_state is not None:
-            self.restore(resume_state)
-
-    @property
-    def step(self) -> int:
-        """Agent steps so far (the actor's)."""
-        return self.actor.steps
-
-    # --- acting and learning ----------------------------------------------------------------
     def collect(self) -> None:
         """One agent step of every env, stored in the replay."""
         start = time.perf_counter()
@@ -165,119 +50,18 @@ class Trainer:
 
     def store(self, transitions: Transitions) -> None:
         """Each env's transition into its own ring of the replay."""
-        for i, action in enumerate(transitions.actions):
-            self.replay.add(i, transitions.obs[i], action, transitions.rewards[i], transitions.next_obs[i],
-                            transitions.terminated[i], transitions.truncated[i])
+        self.replay.add_steps(np.arange(len(transitions.actions)), transitions)
 
     def learn(self) -> None:
         """One update on a replay batch; its metrics go to the next metrics row, its priorities to the replay."""
-        cfg = self.config
         start = time.perf_counter()
-        if cfg.prioritized_replay:
-            self.replay.beta = linear_decay(cfg.priority_beta_start, 1.0, self.step, cfg.priority_beta_steps)
-        batch = self.replay.sample(cfg.batch_size)
-        sampled = time.perf_counter()
-        try:
-            metrics, priorities = self.learner.update(batch)
-        except TrainingDiverged as exc:
-            raise TrainingDiverged(f"{exc} at agent step {self.step}; checkpoint.pt, if any, is from before") from None
+        if self.config.prioritized_replay:
+            self.replay.beta = self.priority_beta()
+        batch = self.replay.sample(self.config.batch_size)
+        self.timers["sample"] += time.perf_counter() - start
+        priorities = self.update(batch)
         if batch.indices is not None:
             self.replay.update_priorities(batch.indices, priorities)
-        for key, value in metrics.items():
-            self.window[key].append(value)
-        self.timers["sample"] += sampled - start
-        self.timers["update"] += time.perf_counter() - sampled
-
-    def evaluate(self) -> list[float]:
-        online = self.learner.online
-        online.eval()  # noisy layers play with their mean weights, as a loaded agent does
-        try:
-            return play_episodes(self.eval_env, online, self.config.eval_games, greedy=True,
-                                 t_max=self.config.eval_t_max, seed=self.config.seed + EVAL_SEED_OFFSET,
-                                 full_games=True)
-        finally:
-            online.train()
-
-    # --- saving ---------------------------------------------------------------------------
-    def model_state(self) -> dict:
-        """What loading.load_agent reads: the config and the online network, with its shapes."""
-        online = self.learner.online
-        return {"config": self.config.to_dict(), "network": online.state_dict(), "step": self.step,
-                "obs_shape": online.state_shape, "n_actions": online.n_actions}
-
-    def check_room_for_replay_files(self) -> None:
-        """Refuse, before training, a --save-replay run that the disk cannot hold. A checkpoint's
-        replay file is written before the previous one is removed: two of them at once."""
-        already_there = len(list(self.run_dir.glob("replay_*.npz")))  # a resumed run's own
-        needed = max(0, 2 - already_there) * self.replay.nbytes
-        free = free_disk_bytes(self.run_dir)
-        if needed > free:
-            raise UserError(f"--save-replay needs room for two replay files of {size_text(self.replay.nbytes)} "
-                            f"(a new one is written before the old one is removed): {size_text(needed)} more, "
-                            f"but the disk of {self.run_dir} has {size_text(free)} free; free space, or train "
-                            "without --save-replay")
-
-    def save_checkpoint(self) -> None:
-        """checkpoint.pt with everything a resume needs; the replay, when asked, in a file of its
-        own written first. checkpoint.pt is renamed into place last, so it always names a
-        complete replay file, whatever instant a kill comes at."""
-        if self.saved_step == self.step:
-            return
-        replay_file = None
-        # an empty replay (step 0) is not saved: it would be the buffer's size in zeros, and a
-        # checkpoint without a replay file refills the replay anyway
-        if self.config.save_replay and len(self.replay):
-            replay_file = f"replay_{self.step:09d}.npz"
-            self.replay.save(self.run_dir / replay_file)
-        state = self.model_state()
-        state.update(
-            learner=self.learner.state_dict(), actor=self.actor.state_dict(),
-            rng={"python": random.getstate(), "numpy": numpy_global_rng_state(), "torch": torch.get_rng_state()},
-            resume={"best_eval": self.best_eval, "window": self.window, "timers": self.timers,
-                    "wall_s": self.wall_s(), "learning_starts_at": self.learning_starts_at,
-                    "replay_file": replay_file})
-        try:
-            checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
-        except OSError:
-            if replay_file is not None:  # no checkpoint names it: give its room back
-                (self.run_dir / replay_file).unlink(missing_ok=True)
-            raise
-        self.saved_step = self.step
-        # older replays, and the temporary file of one a kill cut short
-        for old in [*self.run_dir.glob("replay_*.npz"), *self.run_dir.glob("replay_*.npz.tmp")]:
-            if old.name != replay_file:
-                old.unlink()
-
-    def restore(self, state: dict) -> None:
-        """Continue from a checkpoint written by save_checkpoint."""
-        self.learner.load_state_dict(state["learner"])
-        self.actor.load_state_dict(state["actor"])
-        resume = state["resume"]
-        self.saved_step = self.step
-        self.best_eval = resume["best_eval"]
-        self.window = {key: list(values) for key, values in resume["window"].items()}
-        self.timers = dict(resume["timers"])
-        self.wall_s_before = resume["wall_s"]
-        if resume["replay_file"] is not None:
-            path = self.run_dir / resume["replay_file"]
-            if not path.is_file():
-                raise UserError(f"{path}, the replay named by the checkpoint, is missing")
-            try:
-                self.replay.load(path)
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-                raise UserError(f"{path} is truncated or corrupted ({type(exc).__name__})") from None
-            self.learning_starts_at = resume["learning_starts_at"]
-        else:
-            # an empty replay refills before learning goes on; the actor keeps its epsilon
-            self.learning_starts_at = self.step + self.config.learning_starts
-        rng = state["rng"]
-        random.setstate(rng["python"])
-        set_numpy_global_rng_state(rng["numpy"])
-        torch.set_rng_state(rng["torch"])
-
-    # --- the loop -------------------------------------------------------------------------
-    def wall_s(self) -> float:
-        return self.wall_s_before + time.perf_counter() - self.start_time
 
     def on_log_grid(self, step: int) -> bool:
         """Whether a straight run writes a metrics row at this step (a run's last row may be off it):
@@ -287,161 +71,22 @@ class Trainer:
         return bool(multiples_crossed(before, step, cfg.log_freq_steps) or
                     cfg.eval_freq_steps and multiples_crossed(before, step, cfg.eval_freq_steps))
 
-    def open_logs(self):
-        """metrics.csv and TensorBoard; a resumed run drops what was logged after its checkpoint."""
-        from torch.utils.tensorboard import SummaryWriter
 
-        path = self.run_dir / "metrics.csv"
-        self.config.save(self.run_dir / "config.json", runtime=self.runtime)
-        rows = []  # a run at step 0, new or started over, keeps none
-        if self.step > 0:
-            try:
-                with open(path, newline="") as f:
-                    rows = [row for row in csv.DictReader(f) if int(row["step"]) < self.step or
-                            int(row["step"]) == self.step and self.on_log_grid(self.step)]
-            except (OSError, ValueError, TypeError) as exc:
-                raise UserError(f"cannot read {path} to go on with it: {exc}") from None
+def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resume_state: dict | None = None,
+                 start_over: bool = False) -> TrainingLoop:
+    """The loop for config: on Ray with num_actors > 0 (Ray is imported for those runs only), else in this process."""
+    if config.num_actors == 0:
+        return Trainer(config, run_dir, progress, resume_state, start_over)
+    if importlib.util.find_spec("ray") is None:
+        raise UserError("num_actors > 0 trains on Ray, which is not installed: pip install -e '.[distributed]'")
+    from dqn.apex import ApexTrainer
 
-        def write(f):
-            text = io.StringIO()
-            table = csv.DictWriter(text, fieldnames=METRIC_FIELDS)
-            table.writeheader()
-            table.writerows(rows)
-            f.write(text.getvalue().encode())
+    return ApexTrainer(config, run_dir, progress, resume_state, start_over)
 
-        write_atomic(path, write)
-        metrics_file = open(path, "a", newline="")
-        # a resumed run, or one started over, drops the points of the process it replaces
-        writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1)
-        return metrics_file, csv.DictWriter(metrics_file, fieldnames=METRIC_FIELDS), writer
-
-    def train(self) -> TrainResult:
-        """Train until total_steps, the stop score or a stop request (Ctrl-C, SIGTERM); low memory
-        ends it with a checkpoint and LowMemory, a write that fails (a full disk, a removed folder)
-        with WriteFailed, the last complete checkpoint left as it was."""
-        print(f"dqn: training on {self.runtime.describe()}", file=sys.stderr)
-        try:
-            with deferred_thread_write_errors():
-                return self.train_and_save()
-        except OSError as exc:
-            raise WriteFailed(self.write_failure(exc)) from None
-
-    def write_failure(self, exc: OSError) -> str:
-        """One line: the file, the cause, and how to go on."""
-        # TensorBoard's writer names its file in bytes
-        failed = f"cannot write {os.fsdecode(exc.filename or self.run_dir)}: {exc.strerror or exc}"
-        remedy = "free space" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "make it writable"
-        if not self.run_dir.is_dir():
-            return f"{failed}; the run folder is gone, so nothing is left to resume"
-        if self.saved_step < 0:
-            return f"{failed}; nothing was saved: {remedy}, then start the run again"
-        return (f"{failed}; {remedy}, then go on from its checkpoint of agent step {self.saved_step} "
-                f"with: dqn train --resume {self.run_dir}")
-
-    def low_memory_message(self) -> str:
-        cfg, replay = self.config, self.replay
-        held = replay.nbytes * len(replay) / (replay.num_envs * replay.ring)  # RAM comes as slots are written
-        return (f"available RAM fell under min_available_ram_gb ({cfg.min_available_ram_gb} GiB) at agent step "
-                f"{self.step}; this process holds {size_text(psutil.Process().memory_info().rss)}, its replay "
-                f"{size_text(held)} of the {size_text(replay.nbytes)} it grows to with --buffer-size {cfg.buffer_size}; "
-                f"checkpoint saved: free memory, then: dqn train --resume {self.run_dir}")
-
-    def metrics_row(self, last_log_time: float, last_log_step: int, closes_window: bool) -> dict:
-        """The metrics row of this step: counts, speed since the last row, time per phase, the
-        learner's metrics averaged since the last row; closes_window starts a new average."""
-        row = {"step": self.step, "wall_s": round(self.wall_s(), 3), "updates": self.learner.updates,
-               "episodes": self.actor.episodes, "epsilon": round(self.actor.epsilon, 4),
-               "steps_per_s": round((self.step - last_log_step) / max(time.perf_counter() - last_log_time, 1e-9), 1)}
-        row.update({f"time_{k}_s": round(v, 3) for k, v in self.timers.items()})
-        if self.actor.game_scores:
-            row["train_score"] = round(float(np.mean(self.actor.game_scores)), 3)
-        for key, values in self.window.items():
-            if values:
-                row[key] = round(float(np.mean(values)), 6)
-                if closes_window:
-                    values.clear()
-        return row
-
-    def evaluate_into(self, row: dict) -> bool:
-        """Evaluate, add the scores to row, save the snapshot and the best model; returns whether
-        the stop score is reached."""
-        cfg = self.config
-        scores = self.evaluate()
-        row["eval_mean"] = round(float(np.mean(scores)), 3)
-        row["eval_std"] = round(float(np.std(scores)), 3)
-        if cfg.keep_eval_snapshots:
-            (self.run_dir / "snapshots").mkdir(exist_ok=True)
-            checkpoint.save_atomic(self.model_state(), self.run_dir / "snapshots" / f"step_{self.step:08d}.pt")
-        if self.best_eval is None or row["eval_mean"] > self.best_eval:
-            self.best_eval = row["eval_mean"]
-            checkpoint.save_atomic(self.model_state(), self.run_dir / "best.pt")
-        return cfg.stop_score is not None and row["eval_mean"] >= cfg.stop_score
-
-    def train_and_save(self) -> TrainResult:
-        cfg = self.config
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.start_time = time.perf_counter()
-        self.save_checkpoint()  # a new run's at step 0 first, so that a kill at any instant leaves one
-        metrics_file, metrics, writer = self.open_logs()
-        stopped_early = low_memory = False
-        last_log_time, last_log_step = self.start_time, self.step
-        stop_signal = []
-        bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not self.progress, unit="step",
-                   dynamic_ncols=True)
-        with stop_requests(stop_signal.append):
-            try:
-                while self.step < cfg.total_steps:
-                    before = self.step
-                    self.collect()
-                    bar.update(cfg.num_envs)
-                    rounds = multiples_crossed(max(before, self.learning_starts_at), self.step, cfg.train_freq_steps)
-                    for _ in range(rounds * cfg.gradient_steps):
-                        self.learn()
-                    for _ in range(multiples_crossed(before, self.step, cfg.target_update_steps)):
-                        self.learner.sync_target()
-
-                    evaluated = cfg.eval_freq_steps and multiples_crossed(before, self.step, cfg.eval_freq_steps)
-                    logged = multiples_crossed(before, self.step, cfg.log_freq_steps)
-                    if logged or evaluated or self.step >= cfg.total_steps:
-                        # a last row off the grid leaves the next one whole
-                        row = self.metrics_row(last_log_time, last_log_step, closes_window=logged or evaluated)
-                        if evaluated:
-                            stopped_early = self.evaluate_into(row)
-                        with naming_the_file(self.run_dir / "metrics.csv"):
-                            metrics.writerow(row)
-                            metrics_file.flush()
-                        with naming_the_file(self.run_dir / "tb"):
-                            for key, value in row.items():
-                                if key != "step":
-                                    writer.add_scalar(key, value, self.step)
-                        bar.set_postfix(eps=f"{self.actor.epsilon:.2f}", score=row.get("train_score", "-"),
-                                        best_eval=self.best_eval if self.best_eval is not None else "-")
-                        # evaluation time is not training speed
-                        last_log_time, last_log_step = time.perf_counter(), self.step
-                        # checked once per row: stop with a checkpoint before the system kills the process
-                        low_memory = not is_enough_ram(cfg.min_available_ram_gb)
-                    if multiples_crossed(before, self.step, cfg.checkpoint_freq_steps):
-                        self.save_checkpoint()
-                    if stopped_early or stop_signal or low_memory:
-                        break
-            finally:
-                bar.close()
-                metrics_file.close()
-                writer.close()
-        self.save_checkpoint()
-        if low_memory:
-            raise LowMemory(self.low_memory_message())
-        with naming_the_file(self.run_dir / "curves.png"):
-            save_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png",
-                                 title=f"{cfg.env_id}, seed {cfg.seed}")
-        self.actor.close()
-        self.eval_env.close()
-        return TrainResult(self.run_dir, self.step, self.learner.updates, self.best_eval, stopped_early,
-                           time.perf_counter() - self.start_time, stop_signal[0] if stop_signal else None)
 
 
 def train(config: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
-    return Trainer(config, run_dir, progress).train()
+    return make_trainer(config, run_dir, progress).train()
 
 
 def last_logged_step(metrics_csv: Path) -> int:
@@ -481,7 +126,7 @@ def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True)
         raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
                         "pass a larger --total-steps to train on")
     lost = last_logged_step(run_dir / "metrics.csv") - step
-    trainer = Trainer(config, run_dir, progress, resume_state=state, start_over=state is None)
+    trainer = make_trainer(config, run_dir, progress, resume_state=state, start_over=state is None)
     if lost > 0:
         going_on += (f"; the {lost} agent steps logged after it in metrics.csv (and any after its last row) "
                      "were lost and are trained again")
