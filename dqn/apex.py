@@ -1,0 +1,163 @@
+"""Distributed training on Ray Core, as Ape-X (Horgan et al. 2018): actor processes with fixed epsilons
+play and send their transitions, with priorities of their own, to one replay process; the learner,
+the same learner.Learner as in one process, trains here on batches sampled from it, the next one
+sampled while it trains, and publishes its weights every weight_sync_updates updates.
+
+The config's schedule holds as in one process: learner updates, counted in agent steps played, are
+due as the single-process loop makes them (gradient_steps every train_freq_steps after
+learning_starts), and the actors play at most about two calls each ahead of the learner. So a
+config trains as much per agent step whether the learner or the actors are the faster.
+loop.TrainingLoop does the logs, evaluation, best model and checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+import ray
+
+from dqn.errors import UserError
+from dqn.hardware import usable_cores
+from dqn.loop import TrainingLoop, TrainResult, multiples_crossed
+from dqn.ray_workers import STEPS_PER_CALL, ActorFleet, ReplayClient, start_replay_server
+from dqn.replay import Batch, check_replay
+
+# Ray's shared memory on a machine it starts: chunks of transitions, batches and weights pass
+# through it, a few MB each, so a fixed size leaves the rest of the RAM to the replay
+OBJECT_STORE_BYTES = 512 * 1024**2
+
+
+def start_ray(config) -> bool:
+    """Start Ray on this machine, or join the cluster at config.ray_address, quietly (no dashboard,
+    no usage stats, warnings only). Returns whether it did: a Ray this process already has (a
+    test's, a notebook's) is used as it is, and left running."""
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # read by ray.init
+        quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+        try:
+            if config.ray_address:
+                ray.init(address=config.ray_address, **quiet)
+            else:  # a CPU per actor even where there are fewer cores: Ray would never start the others
+                ray.init(num_cpus=max(usable_cores(), config.num_actors), object_store_memory=OBJECT_STORE_BYTES,
+                         include_dashboard=False, **quiet)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise UserError(f"cannot start or join Ray (ray_address {config.ray_address}): {exc}") from None
+        started = True
+    else:
+        started = False
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if cpus < config.num_actors:
+        if started:
+            ray.shutdown()
+        raise UserError(f"num_actors {config.num_actors} needs a CPU each; the Ray cluster has {cpus:g}")
+    return started
+
+
+class ApexTrainer(TrainingLoop):
+    """The distributed loop: its actor is an ActorFleet, its replay a ReplayClient."""
+
+    def __init__(self, *args, **kwargs):
+        self.started_ray = False
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:  # a bad file, a full disk, Ctrl-C: no Ray left behind
+            self.stop_ray()
+            raise
+        cfg = self.config
+        # the schedule counts from here: a resumed run's earlier updates are behind it
+        self.start_step, self.start_updates = self.step, self.learner.updates
+        self.updates_per_target_sync = max(1, cfg.target_update_steps * cfg.gradient_steps // cfg.train_freq_steps)
+        # the learner may be behind by two calls of every actor before they wait for it
+        self.update_lag = max(1, 2 * cfg.num_actors * cfg.envs_per_actor * STEPS_PER_CALL * cfg.gradient_steps
+                              // cfg.train_freq_steps)
+        self.next_batch = None  # sampled while the learner trains on the one before
+        self.priorities_sent = None  # the last priority update, checked at the next
+        self.replay_ready = False
+        self.actor.publish(self.learner.online.state_dict())
+
+    def start_acting(self, observation_space) -> tuple[ActorFleet, ReplayClient]:
+        cfg = self.config
+        check_replay(cfg, observation_space.shape, observation_space.dtype, cfg.num_actors * cfg.envs_per_actor)
+        self.started_ray = start_ray(cfg)
+        replay = start_replay_server(cfg, observation_space)
+        return ActorFleet(cfg, replay), replay
+
+    def stop_ray(self) -> None:
+        if self.started_ray:
+            ray.shutdown()
+            self.started_ray = False
+
+    def train(self) -> TrainResult:
+        cfg = self.config
+        where = cfg.ray_address or "this machine"
+        print(f"dqn: {cfg.num_actors} actors of {cfg.envs_per_actor} envs on Ray ({where})", file=sys.stderr)
+        try:
+            return super().train()
+        finally:
+            self.stop_ray()
+
+    # --- the schedule ---------------------------------------------------------------------
+    def updates_due(self, step: int) -> int:
+        """The learner updates due at agent step `step`, as the single-process loop makes them."""
+        cfg = self.config
+        start = max(self.learning_starts_at, self.start_step)
+        return self.start_updates + max(0, multiples_crossed(start, step, cfg.train_freq_steps)) * cfg.gradient_steps
+
+    def keeps_up(self, step: int) -> bool:
+        """Whether the learner is close enough to the updates due at `step` for the actors to play to it."""
+        return self.updates_due(step) <= self.learner.updates + self.update_lag
+
+    def can_learn(self) -> bool:
+        if self.learner.updates >= self.updates_due(self.step):
+            return False
+        if not self.replay_ready:  # the actors' first transitions may still be on their way
+            self.replay_ready = self.replay.stored_transitions() > 0
+        return self.replay_ready
+
+    def advance(self) -> None:
+        fleet = self.actor
+        self.add_times(fleet.receive(timeout=0))
+        fleet.dispatch(self.config.total_steps, self.keeps_up)
+        if self.can_learn():
+            self.learn()
+        elif fleet.calls:  # nothing to learn from yet: wait for the actors
+            self.add_times(fleet.receive(timeout=None))
+
+    def add_times(self, seconds: dict[str, float]) -> None:
+        for phase, value in seconds.items():
+            self.timers[phase] += value
+
+    def learn(self) -> None:
+        """One update on the prefetched batch, the next one requested first; its priorities go to the
+        replay; the target synced and the weights published when due."""
+        cfg = self.config
+        start = time.perf_counter()
+        beta = self.priority_beta() if cfg.prioritized_replay else None
+        if self.next_batch is None:
+            self.next_batch = self.replay.request_batch(cfg.batch_size, beta)
+        # arrays from Ray's shared memory are read-only, which torch warns of: the learner gets copies
+        batch = Batch(**{name: None if array is None else np.array(array)
+                         for name, array in vars(ray.get(self.next_batch)).items()})
+        self.next_batch = self.replay.request_batch(cfg.batch_size, beta)
+        self.timers["sample"] += time.perf_counter() - start
+        priorities = self.update(batch)
+        if batch.indices is not None:
+            if self.priorities_sent is not None:
+                ray.get(self.priorities_sent)
+            self.priorities_sent = self.replay.update_priorities(batch.indices, priorities)
+        if self.learner.updates % self.updates_per_target_sync == 0:
+            self.learner.sync_target()
+        if self.learner.updates % cfg.weight_sync_updates == 0:
+            self.actor.publish(self.learner.online.state_dict())
+
+    def on_log_grid(self, step: int) -> bool:
+        return True  # rows come at whatever step the actors' reports reach; a resumed run's come after it
+
+    def save_checkpoint(self) -> None:
+        """As the loop's, once the replay holds the transition of every agent step counted."""
+        self.add_times(self.actor.drain())
+        super().save_checkpoint()
