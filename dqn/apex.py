@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import time
 
@@ -29,6 +30,19 @@ from dqn.replay import Batch, check_replay
 # Ray's shared memory on a machine it starts: chunks of transitions, batches and weights pass
 # through it, a few MB each, so a fixed size leaves the rest of the RAM to the replay
 OBJECT_STORE_BYTES = 512 * 1024**2
+CONNECT_TIMEOUT_S = 5
+
+
+def check_reachable(address: str) -> None:
+    """UserError at once if nothing answers at a HOST:PORT address: Ray itself retries for minutes."""
+    host, _, port = address.rpartition(":")
+    if not (host and port.isdigit()):
+        return  # 'auto', ray://...: Ray's to resolve
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UserError(f"no Ray cluster answers at ray_address {address} ({exc.strerror or exc}); start one "
+                        "there with `ray start --head`, or leave ray_address out to start Ray here") from None
 
 
 def start_ray(config) -> bool:
@@ -40,6 +54,7 @@ def start_ray(config) -> bool:
         quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
         try:
             if config.ray_address:
+                check_reachable(config.ray_address)
                 ray.init(address=config.ray_address, **quiet)
             else:  # a CPU per actor even where there are fewer cores: Ray would never start the others
                 ray.init(num_cpus=max(usable_cores(), config.num_actors), object_store_memory=OBJECT_STORE_BYTES,

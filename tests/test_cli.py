@@ -1,6 +1,7 @@
 """The real `dqn` entry point, run as a user runs it, with tiny budgets."""
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from dqn import cli
 
 SMOKE_FLAGS = ["--total-steps", "600", "--learning-starts", "200", "--train-freq-steps", "2",
                "--gradient-steps", "3", "--eval-freq-steps", "300", "--eval-games", "2",
@@ -107,10 +110,22 @@ def assert_one_line_error(result, *needles):
     (["--n-atoms", "1"], "c51 atoms need finite v_min < v_max and n_atoms >= 2"),
     (["--noisy-sigma0", "0"], "noisy_sigma0 must be > 0"),
     (["--dueling"], "--dueling is gone; use --head dueling"),
+    (["--num-actors", "-1"], "num_actors must not be negative, got -1"),
+    (["--num-actors", "2", "--envs-per-actor", "0"], "envs_per_actor must be positive, got 0"),
+    (["--num-actors", "2", "--weight-sync-updates", "0"], "weight_sync_updates must be positive, got 0"),
 ])
 def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, needle):
     result = dqn("train", "--out", tmp_path / "run", *args)
     assert_one_line_error(result, needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_distributed_run_without_ray_installed_is_one_line(tmp_path, monkeypatch, capsys):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "ray" else find_spec(name, *args))
+    assert cli.main(["train", "--preset", "cartpole", "--num-actors", "2", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == ("dqn: error: num_actors > 0 trains on Ray, which is not installed: "
+                                       "pip install -e '.[distributed]'\n")
     assert not (tmp_path / "run").exists()
 
 

@@ -2,8 +2,10 @@
 learner's, every step played arrives in the replay once, a 2-actor run passes the debug notebook's
 check, and a killed actor comes back with fresh weights while the learner goes on."""
 
+import csv
 import json
 import logging
+import signal
 import subprocess
 import sys
 import time
@@ -113,6 +115,40 @@ def test_a_killed_actor_comes_back_with_fresh_weights_and_the_learner_goes_on(tm
         assert trainer.learner.updates > updates_at_kill and fleet.restarts[1] == 0
     finally:
         fleet.close()
+
+
+def test_a_run_stopped_by_sigint_resumes_and_finishes_its_steps(tmp_path):
+    run = tmp_path / "run"
+    dqn = [sys.executable, "-m", "dqn", "train"]
+    first = subprocess.Popen([*dqn, "--preset", "cartpole", "--num-actors", "2", "--total-steps", "4000", "--stop-score",
+                              "1e9", "--save-replay", "--out", str(run), "--quiet"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.perf_counter() + 120
+    while not (run / "metrics.csv").is_file() or len((run / "metrics.csv").read_text().splitlines()) < 2:
+        assert time.perf_counter() < deadline and first.poll() is None, first.communicate()
+        time.sleep(0.5)
+    first.send_signal(signal.SIGINT)  # after its first metrics row, at agent step 1000 or later
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0 and "SIGINT: interrupted at agent step" in err, err
+    assert list(run.glob("replay_*.npz"))
+    second = subprocess.run([*dqn, "--resume", str(run), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "resuming" in second.stderr and "trained 4000 agent steps" in second.stdout
+    with open(run / "metrics.csv") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f)]
+    assert steps == sorted(steps) and steps[-1] == 4000
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--ray-address", "127.0.0.1:1"], "no Ray cluster answers at ray_address 127.0.0.1:1"),
+    (["--num-actors", "4", "--buffer-size", "8", "--batch-size", "4"], "buffer_size: capacity 8 is too small for 4 envs"),
+])
+def test_bad_distributed_input_is_one_line_before_ray_starts(tmp_path, args, needle):
+    result = subprocess.run([sys.executable, "-m", "dqn", "train", "--preset", "cartpole", "--num-actors", "2", *args,
+                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("dqn: error: "), result.stderr
+    assert needle in lines[0] and not (tmp_path / "run").exists()
 
 
 def test_a_single_process_run_never_imports_ray(tmp_path):
