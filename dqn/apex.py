@@ -3,11 +3,13 @@ play and send their transitions, with priorities of their own, to one replay pro
 the same learner.Learner as in one process, trains here on batches sampled from it, the next one
 sampled while it trains, and publishes its weights every weight_sync_updates updates.
 
-The config's schedule holds as in one process: learner updates, counted in agent steps played, are
+The config means what it means in one process. Learner updates, counted in agent steps played, are
 due as the single-process loop makes them (gradient_steps every train_freq_steps after
-learning_starts), and the actors play at most about two calls each ahead of the learner. So a
-config trains as much per agent step whether the learner or the actors are the faster.
-loop.TrainingLoop does the logs, evaluation, best model and checkpoints.
+learning_starts), target syncs after as many updates as it makes between two, and the actors play
+at most about two calls each ahead of the learner: a config trains as much per agent step whether
+the learner or the actors are the faster. The replay samples by priority with prioritized_replay
+only (Ape-X's does: add --prioritized-replay). loop.TrainingLoop does the logs, evaluation, best
+model and checkpoints.
 """
 
 from __future__ import annotations
@@ -86,9 +88,10 @@ class ApexTrainer(TrainingLoop):
         # the schedule counts from here: a resumed run's earlier updates are behind it
         self.start_step, self.start_updates = self.step, self.learner.updates
         self.updates_per_target_sync = max(1, cfg.target_update_steps * cfg.gradient_steps // cfg.train_freq_steps)
-        # the learner may be behind by two calls of every actor before they wait for it
-        self.update_lag = max(1, 2 * cfg.num_actors * cfg.envs_per_actor * STEPS_PER_CALL * cfg.gradient_steps
-                              // cfg.train_freq_steps)
+        # The learner may be behind by two calls of every actor before they wait for it, and by
+        # n_step more steps of every env: so many are played before the first transitions can be sent.
+        ahead_steps = cfg.num_actors * cfg.envs_per_actor * (2 * STEPS_PER_CALL + cfg.n_step)
+        self.update_lag = max(1, ahead_steps * cfg.gradient_steps // cfg.train_freq_steps)
         self.next_batch = None  # sampled while the learner trains on the one before
         self.priorities_sent = None  # the last priority update, checked at the next
         self.replay_ready = False
@@ -113,6 +116,8 @@ class ApexTrainer(TrainingLoop):
         try:
             return super().train()
         finally:
+            self.actor.close()
+            self.replay.close()
             self.stop_ray()
 
     # --- the schedule ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ from dqn.noisy import reset_noise
 from dqn.replay import Batch, FrameReplay, build_replay, frames_per_observation
 from dqn.schedules import apex_epsilons
 
-# agent steps of each env per collect call: the transitions a worker sends at once
+# agent steps of each env per collect call, and at most between two sends of a worker
 STEPS_PER_CALL = 50
 # a worker waits for the replay to take its older chunks rather than pile them up in memory
 MAX_SENDS_IN_FLIGHT = 2
@@ -119,6 +119,9 @@ class ReplayClient:
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> ray.ObjectRef:
         return self.server.update_priorities.remote(indices, td_errors)
 
+    def close(self) -> None:
+        ray.kill(self.server)
+
 
 def start_replay_server(config: TrainConfig, observation_space) -> ReplayClient:
     """A ReplayServer on this machine (the learner's), and the client for it. The server has a name of
@@ -151,8 +154,8 @@ class ActorWorker:
         self.version = -1  # of the weights it plays with; -1: its own random ones
         self.rings = index * k + np.arange(k)
         # The steps of each env whose n-step window is still open, with their slots in `windows`,
-        # which rebuilds their batch exactly as the replay will: it holds those open windows,
-        # one call's steps (each may start an episode, which takes two slots) and the oldest stack.
+        # which rebuilds their batch exactly as the replay will: it holds those open windows, the
+        # steps between two sends (each may start an episode, which takes two slots) and the oldest stack.
         stack = frames_per_observation(cfg, space.shape)
         ring = stack + 2 * (STEPS_PER_CALL + cfg.n_step)
         self.windows = FrameReplay(k * ring, space.shape, space.dtype, stack=stack, num_envs=k, n_step=cfg.n_step,
@@ -176,7 +179,7 @@ class ActorWorker:
             self.version = version
         seconds = {"act": 0.0, "env": 0.0}  # acting includes the priorities and the sends
         episodes, ready = self.actor.episodes, []
-        for _ in range(iterations):
+        for i in range(iterations):
             start = time.perf_counter()
             actions = self.actor.act(self.q_values)
             acted = time.perf_counter()
@@ -184,9 +187,11 @@ class ActorWorker:
             seconds["act"] += acted - start
             seconds["env"] += time.perf_counter() - acted
             ready += self.store(steps)
-        start = time.perf_counter()
-        self.send(ready)
-        seconds["act"] += time.perf_counter() - start
+            if (i + 1) % STEPS_PER_CALL == 0 or i + 1 == iterations:  # before `windows` overwrites their slots
+                start = time.perf_counter()
+                self.send(ready)
+                ready = []
+                seconds["act"] += time.perf_counter() - start
         scores = list(self.actor.game_scores)
         self.actor.game_scores.clear()  # each finished game is reported once
         report = {"steps": iterations * len(self.rings), "episodes": self.actor.episodes - episodes,

@@ -57,6 +57,7 @@ def played(tmp_path_factory):
     local.load(path)
     stored = replay.stored_transitions()
     fleet.close()
+    replay.close()
     return fleet, stored, local, learner
 
 
@@ -115,6 +116,7 @@ def test_a_killed_actor_comes_back_with_fresh_weights_and_the_learner_goes_on(tm
         assert trainer.learner.updates > updates_at_kill and fleet.restarts[1] == 0
     finally:
         fleet.close()
+        trainer.replay.close()
 
 
 def test_a_run_stopped_by_sigint_resumes_and_finishes_its_steps(tmp_path):
