@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import time
 
 import numpy as np
@@ -109,10 +108,12 @@ class ApexTrainer(TrainingLoop):
             ray.shutdown()
             self.started_ray = False
 
-    def train(self) -> TrainResult:
+    def describe(self) -> str:
         cfg = self.config
-        where = cfg.ray_address or "this machine"
-        print(f"dqn: {cfg.num_actors} actors of {cfg.envs_per_actor} envs on Ray ({where})", file=sys.stderr)
+        return (f"{super().describe()} for the learner; {cfg.num_actors} actors of {cfg.envs_per_actor} "
+                f"env{'s' * (cfg.envs_per_actor > 1)} on Ray ({cfg.ray_address or 'this machine'})")
+
+    def train(self) -> TrainResult:
         try:
             return super().train()
         finally:

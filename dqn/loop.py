@@ -148,6 +148,10 @@ class TrainingLoop(ABC):
     def advance(self) -> None:
         """Make agent steps, and the learner updates and target syncs that are due with them."""
 
+    def describe(self) -> str:
+        """Where the run trains, said at its start."""
+        return self.runtime.describe()
+
     @abstractmethod
     def on_log_grid(self, step: int) -> bool:
         """Whether a straight run writes a metrics row at this step (a run's last row may be off it)."""
@@ -294,7 +298,7 @@ class TrainingLoop(ABC):
         """Train until total_steps, the stop score or a stop request (Ctrl-C, SIGTERM); low memory
         ends it with a checkpoint and LowMemory, a write that fails (a full disk, a removed folder)
         with WriteFailed, the last complete checkpoint left as it was."""
-        print(f"dqn: training on {self.runtime.describe()}", file=sys.stderr)
+        print(f"dqn: training on {self.describe()}", file=sys.stderr)
         try:
             with deferred_thread_write_errors():
                 return self.train_and_save()

@@ -190,6 +190,8 @@ ODD_TEXTS = ["", "text", "auto", "nature", "mse", "cpu", "cuda", "fp32", "é∂"
 HUGE_IS_WORK = {"total_steps", "gradient_steps", "eval_games", "eval_t_max", "num_envs"}
 # set for the whole process: tested as a subprocess below instead
 NOT_IN_PROCESS = {"torch_threads"}
+# a small valid value starts Ray and actor processes (tests/test_distributed.py): only the others here
+STARTS_RAY = {"num_actors"}
 
 
 def odd_values(field: dataclasses.Field) -> list[list[str]]:
@@ -205,6 +207,8 @@ def odd_values(field: dataclasses.Field) -> list[list[str]]:
         values = ODD_FLOATS
     elif int in kinds:
         values = ODD_INTS + ([] if field.name in HUGE_IS_WORK else HUGE_INTS)
+        if field.name in STARTS_RAY:
+            values = [value for value in values if value != "3"]
     else:
         values = ODD_TEXTS
     return [[flag, value] for value in values]
