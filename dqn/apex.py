@@ -50,7 +50,8 @@ def start_ray(config) -> bool:
     """Start Ray on this machine, or join the cluster at config.ray_address, quietly (no dashboard,
     no usage stats, warnings only). Returns whether it did: a Ray this process already has (a
     test's, a notebook's) is used as it is, and left running."""
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # read by ray.init
         quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
         try:
@@ -62,9 +63,6 @@ def start_ray(config) -> bool:
                          include_dashboard=False, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             raise UserError(f"cannot start or join Ray (ray_address {config.ray_address}): {exc}") from None
-        started = True
-    else:
-        started = False
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < config.num_actors:
         if started:
