@@ -142,11 +142,13 @@ def _add_protocol_flags(parser: argparse.ArgumentParser) -> None:
                              + "; the Nature DQN paper's 0.05 varies deterministic games)")
 
 
-def _protocol_settings(args: argparse.Namespace) -> tuple[float, int]:
-    """The epsilon and step limit of the games: the flags', else the protocol's."""
+def _play_by_protocol(agent, args: argparse.Namespace) -> tuple[float, int]:
+    """Give agent the games' epsilon (the flag's, else the protocol's) and a generator seeded with
+    --seed; returns that epsilon and the step limit of a game."""
     protocol = PROTOCOLS[args.protocol]
-    return (protocol.epsilon if args.epsilon is None else args.epsilon,
-            protocol.t_max_steps if args.t_max is None else args.t_max)
+    epsilon = protocol.epsilon if args.epsilon is None else args.epsilon
+    agent.epsilon, agent.rng = epsilon, np.random.default_rng(args.seed)
+    return epsilon, protocol.t_max_steps if args.t_max is None else args.t_max
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -195,8 +197,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from dqn.evaluation import homework_score, play_episodes
 
     agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol)
-    epsilon, t_max = _protocol_settings(args)
-    agent.epsilon, agent.rng = epsilon, np.random.default_rng(args.seed)
+    epsilon, t_max = _play_by_protocol(agent, args)
     scores = play_episodes(env, agent, args.games, greedy=epsilon == 0, t_max=t_max, seed=args.seed,
                            full_games=True)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
@@ -226,8 +227,7 @@ def cmd_record(args: argparse.Namespace) -> None:
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
     agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol)
-    epsilon, t_max = _protocol_settings(args)
-    agent.epsilon, agent.rng = epsilon, np.random.default_rng(args.seed)
+    epsilon, t_max = _play_by_protocol(agent, args)
     paths = [args.out / f"game_{i + 1:02d}.mp4" for i in range(args.games)]
     existing = [p for p in paths if p.exists()]
     if existing:

@@ -52,9 +52,10 @@ def check_network_fits(config: TrainConfig, obs_shape: tuple[int, ...], n_action
     """Refuse a network that the RAM cannot train, an MLP as wide as hidden_sizes asks or a c51 head
     of as many atoms as n_atoms asks, as the loop refuses such a replay."""
     needed, network = training_bytes(config, obs_shape, n_actions)
-    if needed > 0.9 * available_ram_bytes():
+    available = available_ram_bytes()
+    if needed > 0.9 * available:
         raise UserError(f"{network} needs {size_text(needed)} "
-                        f"to train, more than the {size_text(available_ram_bytes())} of RAM available")
+                        f"to train, more than the {size_text(available)} of RAM available")
 
 
 class Learner:
