@@ -27,21 +27,22 @@ NATURE_SETTINGS = dict(atari_preprocessing="nature", batch_size=32, train_freq_s
                        buffer_size=100_000, double_dqn=False, head="q", n_step=1)
 
 
-def bench_config(steps: int, num_envs: int | None = None, preset: str | None = None):
-    """The config timed: the Nature DQN settings, or with a preset its own; num_envs None: the preset's."""
+def bench_config(steps: int, num_envs: int | None = None, preset: str | None = None, **overrides):
+    """The config timed: the Nature DQN settings, or with a preset its own, with overrides (config
+    fields) on top; num_envs None: the preset's."""
     total = WARMUP_STEPS + -(-steps // WARMUP_STEPS) * WARMUP_STEPS  # whole log rows
     settings = {} if preset else dict(NATURE_SETTINGS)
     if num_envs is not None:
         settings["num_envs"] = num_envs
     return preset_config(
-        preset or "breakout", **settings,
+        preset or "breakout", **{**settings, **overrides},
         learning_starts=WARMUP_STEPS, total_steps=total, eval_freq_steps=0, stop_score=None,
         log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False)
 
 
-def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = None) -> dict:
+def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = None, **overrides) -> dict:
     """Train for WARMUP + steps agent steps and time the part after warm-up."""
-    config = bench_config(steps, num_envs, preset)
+    config = bench_config(steps, num_envs, preset, **overrides)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, Path(tmp) / "run", progress=False)
         interrupted_by = trainer.train().interrupted_by

@@ -99,31 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="play full games and report the scores")
     evaluate.add_argument("path", type=Path, help="a run folder or a checkpoint file")
-    evaluate.add_argument("--protocol", choices=PROTOCOLS, default="homework",
-                          help="how the games are played: " + "; ".join(f"{name}: {protocol.description}"
-                                                                       for name, protocol in PROTOCOLS.items())
-                               + " (default: %(default)s)")
     evaluate.add_argument("--games", type=positive_int, default=30, help="number of games")
     evaluate.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
-    evaluate.add_argument("--t-max", type=positive_int,
-                          help="step limit of one game, in agent steps (default: the protocol's, " +
-                               ", ".join(f"{p.t_max_steps:,} for {name}" for name, p in PROTOCOLS.items()) + ")")
-    evaluate.add_argument("--epsilon", "--eval-epsilon", type=probability,
-                          help="chance of a random action at each agent step, 0 for greedy play (default: the "
-                               "protocol's, " + ", ".join(f"{p.epsilon} for {name}" for name, p in PROTOCOLS.items())
-                               + "; the Nature DQN paper's 0.05 varies deterministic games)")
+    _add_protocol_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--homework", action="store_true",
                           help="Atari: also the course's final score: 30 one-life episodes, greedy, "
                                "unclipped, no random no-ops, env seeded once with --seed (the course uses 9), "
                                "mean times 5")
 
-    record = commands.add_parser("record", help="write mp4 videos of full games played greedily")
+    record = commands.add_parser("record", help="write mp4 videos of full games")
     record.add_argument("path", type=Path, help="a run folder or a checkpoint file")
     record.add_argument("--out", type=Path, required=True, help="folder for the videos")
     record.add_argument("--games", type=positive_int, default=1, help="number of games, one video each")
     record.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
-    record.add_argument("--t-max", type=positive_int, default=27_000, help="agent steps at most per game")
+    _add_protocol_flags(record)
 
     bench = commands.add_parser("bench", help="measure training speed on Breakout (Nature DQN settings, "
                                               "or a preset's)")
@@ -135,6 +125,30 @@ def build_parser() -> argparse.ArgumentParser:
                             f"preset's, {PRESETS['breakout']['num_envs']})")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _add_protocol_flags(parser: argparse.ArgumentParser) -> None:
+    """--protocol and the two settings a user may change in it, for evaluate and record."""
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="homework",
+                        help="how the games are played: " + "; ".join(f"{name}: {protocol.description}"
+                                                                     for name, protocol in PROTOCOLS.items())
+                             + " (default: %(default)s)")
+    parser.add_argument("--t-max", type=positive_int,
+                        help="step limit of one game, in agent steps (default: the protocol's, " +
+                             ", ".join(f"{p.t_max_steps:,} for {name}" for name, p in PROTOCOLS.items()) + ")")
+    parser.add_argument("--epsilon", "--eval-epsilon", type=probability,
+                        help="chance of a random action at each agent step, 0 for greedy play (default: the "
+                             "protocol's, " + ", ".join(f"{p.epsilon} for {name}" for name, p in PROTOCOLS.items())
+                             + "; the Nature DQN paper's 0.05 varies deterministic games)")
+
+
+def _play_by_protocol(agent, args: argparse.Namespace) -> tuple[float, int]:
+    """Give agent the games' epsilon (the flag's, else the protocol's) and a generator seeded with
+    --seed; returns that epsilon and the step limit of a game."""
+    protocol = PROTOCOLS[args.protocol]
+    epsilon = protocol.epsilon if args.epsilon is None else args.epsilon
+    agent.epsilon, agent.rng = epsilon, np.random.default_rng(args.seed)
+    return epsilon, protocol.t_max_steps if args.t_max is None else args.t_max
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -183,10 +197,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from dqn.evaluation import homework_score, play_episodes
 
     agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol)
-    protocol = PROTOCOLS[args.protocol]
-    epsilon = protocol.epsilon if args.epsilon is None else args.epsilon
-    t_max = protocol.t_max_steps if args.t_max is None else args.t_max
-    agent.epsilon, agent.rng = epsilon, np.random.default_rng(args.seed)
+    epsilon, t_max = _play_by_protocol(agent, args)
     scores = play_episodes(env, agent, args.games, greedy=epsilon == 0, t_max=t_max, seed=args.seed,
                            full_games=True)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
@@ -215,7 +226,8 @@ def cmd_record(args: argparse.Namespace) -> None:
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-    agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array")
+    agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol)
+    epsilon, t_max = _play_by_protocol(agent, args)
     paths = [args.out / f"game_{i + 1:02d}.mp4" for i in range(args.games)]
     existing = [p for p in paths if p.exists()]
     if existing:
@@ -223,7 +235,7 @@ def cmd_record(args: argparse.Namespace) -> None:
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         for i, path in enumerate(paths):
-            score = record_game(agent, env, path, seed=args.seed + i, t_max=args.t_max)
+            score = record_game(agent, env, path, seed=args.seed + i, t_max=t_max, greedy=epsilon == 0)
             print(f"{path}: score {score:.0f}")
     except OSError as exc:  # a full disk, a removed folder: record_game left no partial video
         raise UserError(f"cannot write {exc.filename}: {exc.strerror}") from None

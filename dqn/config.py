@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dqn.errors import UserError
 from dqn.hardware import PRECISIONS, Runtime
-from dqn.networks import CNN_ENCODERS, HEADS
+from dqn.networks import CNN_ENCODERS, HEADS, HeadOptions
+from dqn.noisy import PAPER_SIGMA0
 from dqn.files import write_atomic
 
 
@@ -67,16 +68,16 @@ class TrainConfig:
                         "Wang et al. 2016), 'c51' (a distribution of returns on n_atoms atoms from v_min to "
                         "v_max, Bellemare et al. 2017; trained on its cross-entropy, Q its mean) or 'c51-dueling' "
                         "(C51 with the dueling split per atom, as in Rainbow)")
-    n_atoms: int = _f(51, "c51 heads: atoms of each return distribution (at least 2)")
-    v_min: float = _f(-10.0, "c51 heads: the lowest atom, the smallest return the distribution can hold "
+    n_atoms: int = _f(HeadOptions.n_atoms, "c51 heads: atoms of each return distribution (at least 2)")
+    v_min: float = _f(HeadOptions.v_min, "c51 heads: the lowest atom, the smallest return the distribution can hold "
                              "(returns are of clipped rewards on Atari)")
-    v_max: float = _f(10.0, "c51 heads: the highest atom, the largest return the distribution can hold")
+    v_max: float = _f(HeadOptions.v_max, "c51 heads: the highest atom, the largest return the distribution can hold")
     noisy: bool = _f(False, "noisy nets (Fortunato et al. 2017): the dense layers (the one after the CNN or "
                             "the MLP's last, and the head's) carry learned Gaussian noise, resampled before "
                             "each acting step and each update, and explore in place of epsilon-greedy: "
                             "epsilon is 0 after learning_starts and the eps_* fields are ignored; "
                             "evaluation uses the mean weights")
-    noisy_sigma0: float = _f(0.5, "noisy nets: initial noise scale sigma0 (each sigma starts at "
+    noisy_sigma0: float = _f(PAPER_SIGMA0, "noisy nets: initial noise scale sigma0 (each sigma starts at "
                                   "sigma0 / sqrt(inputs))")
     loss: str = _f("huber", "TD loss: 'mse' (the course's formula) or 'huber'; c51 heads train on a "
                             "cross-entropy instead")
@@ -233,6 +234,9 @@ PRESETS: dict[str, dict] = {
         eps_decay_steps=5_000,
         eval_freq_steps=1_000,
         stop_score=475.0,
+        # for c51 heads (--head c51): returns of a +1 reward a step, discounted by 0.99, lie in [0, 100]
+        v_min=0.0,
+        v_max=100.0,
     ),
     # Breakout on a 2-core CPU: Nature 84x84 frames (on the homework's 64x64 crop the Nature CNN never
     # sees the bottom 4 rows, where the paddle is: benchmarks/RESULTS.md), a fast epsilon decay,

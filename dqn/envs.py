@@ -18,21 +18,30 @@ ATARI_PREPROCESSING = {
 }
 
 
+# ale-py's own limit, 30 minutes of play; evaluation protocols cap a game at it too
+MAX_FRAMES_PER_GAME = 108_000
+FRAME_SKIP = 4  # emulator frames per agent step (MaxAndSkipEnv)
+
+
 def is_atari(env_id: str) -> bool:
     return env_id.startswith("ALE/") or "NoFrameskip" in env_id
 
 
 def check_env_id(env_id: str) -> None:
-    if is_atari(env_id):
-        try:
-            import ale_py
-        except ImportError:
-            raise UserError(f"{env_id!r} needs ale-py: pip install ale-py") from None
-        gym.register_envs(ale_py)
     try:
-        gym.spec(env_id)
+        import ale_py
+        gym.register_envs(ale_py)
+    except ImportError:
+        if is_atari(env_id):
+            raise UserError(f"{env_id!r} needs ale-py: pip install ale-py") from None
+    try:
+        spec = gym.spec(env_id)
     except gym.error.Error as exc:
         raise UserError(f"unknown env id {env_id!r} ({exc})") from None
+    if not is_atari(env_id) and "ale_py" in str(spec.entry_point):
+        game = env_id.split("-")[0]
+        raise UserError(f"{env_id!r} skips a random 2 to 4 frames a step itself; train on "
+                        f"{game}NoFrameskip-v4 or ALE/{game}-v5")
 
 
 def gym_make(env_id: str, **kwargs) -> gym.Env:
@@ -47,7 +56,8 @@ def gym_make(env_id: str, **kwargs) -> gym.Env:
 def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: bool = True,
                    noop_max: int = 0, preprocessing: str = "homework", frame_stack: int = 4,
                    dtype=np.uint8, render_mode: str | None = None,
-                   repeat_action_probability: float | None = None, max_frames_per_game: int = 108_000) -> gym.Env:
+                   repeat_action_probability: float | None = None,
+                   max_frames_per_game: int = MAX_FRAMES_PER_GAME) -> gym.Env:
     """The course's wrapper stack, innermost first: [StickyAction], [NoopReset], MaxAndSkip(4),
     [EpisodicLife], FireReset, [ClipReward], PreprocessAtariObs, FrameBuffer(pytorch order).
 
@@ -56,10 +66,10 @@ def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: boo
     repeat_action_probability: sticky actions, per emulator frame; None keeps the env id's own
     (0 for *NoFrameskip-v4, 0.25 for ALE/*-v5). StickyActionEnv plays them instead of the ALE,
     so that a saved env goes on exactly. max_frames_per_game: the emulator truncates a game at
-    this many frames, reset frames included (108,000 is ale-py's own: 30 minutes of play).
+    this many frames, reset frames included.
     """
     options = {"max_num_frames_per_episode": max_frames_per_game, "repeat_action_probability": 0.0}
-    if "NoFrameskip" not in env_id and not env_id.endswith("-v4"):
+    if env_id.startswith("ALE/"):
         options["frameskip"] = 1  # ALE/*-v5 ids skip frames themselves; MaxAndSkip would skip again
     env = gym_make(env_id, render_mode=render_mode, **options)
     if repeat_action_probability is None:
@@ -69,7 +79,7 @@ def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: boo
     env = gym.wrappers.RecordEpisodeStatistics(env)
     if noop_max > 0:
         env = aw.NoopResetEnv(env, noop_max=noop_max)
-    env = aw.MaxAndSkipEnv(env, skip=4)
+    env = aw.MaxAndSkipEnv(env, skip=FRAME_SKIP)
     if episodic_life:
         env = aw.EpisodicLifeEnv(env)
     if "FIRE" in env.unwrapped.get_action_meanings():

@@ -27,21 +27,35 @@ class TrainingDiverged(UserError):
     """The loss stopped being a finite number."""
 
 
-def check_network_fits(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> None:
-    """Refuse a network that the RAM cannot train, an MLP as wide as hidden_sizes asks or a c51 head
-    of as many atoms as n_atoms asks, as the loop refuses such a replay."""
+def training_bytes(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> tuple[int, str]:
+    """About the bytes that training the network of config takes, from its widest dense layers
+    (an MLP's, or a CNN's dense layer and head), and a description of that network."""
     c51 = config.head.startswith("c51")
     if len(obs_shape) == 1:
         widths, network = [obs_shape[0], *config.hidden_sizes], f"an MLP with hidden_sizes {config.hidden_sizes}"
     else:
         widths, network = [CNN_ENCODERS[config.cnn][1]], f"the {config.cnn} CNN"
-    widths.append(n_actions * (config.n_atoms if c51 else 1))  # the head's outputs
     network += f" and a {config.head} head of {config.n_atoms} atoms" if c51 else ""
-    weights_bytes = 4 * sum(a * b for a, b in zip(widths, widths[1:]))
-    # training keeps four copies: the network, its target, Adam's two moments
-    if 4 * weights_bytes > 0.9 * available_ram_bytes():
-        raise UserError(f"{network} needs {size_text(4 * weights_bytes)} "
-                        f"to train, more than the {size_text(available_ram_bytes())} of RAM available")
+    body = [a * b for a, b in zip(widths, widths[1:])]
+    outputs_per_action = config.n_atoms if c51 else 1
+    head = [widths[-1] * n_actions * outputs_per_action]
+    if config.head.endswith("dueling"):
+        head.append(widths[-1] * outputs_per_action)  # the value stream
+    if config.noisy:  # noisy layers (the body's last, the head's) hold a mean and a scale per weight
+        body[-1:] = [2 * n for n in body[-1:]]
+        head = [2 * n for n in head]
+    # float32; training keeps four copies: the network, its target, Adam's two moments
+    return 4 * 4 * (sum(body) + sum(head)), network
+
+
+def check_network_fits(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> None:
+    """Refuse a network that the RAM cannot train, an MLP as wide as hidden_sizes asks or a c51 head
+    of as many atoms as n_atoms asks, as the loop refuses such a replay."""
+    needed, network = training_bytes(config, obs_shape, n_actions)
+    available = available_ram_bytes()
+    if needed > 0.9 * available:
+        raise UserError(f"{network} needs {size_text(needed)} "
+                        f"to train, more than the {size_text(available)} of RAM available")
 
 
 class Learner:

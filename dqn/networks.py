@@ -29,6 +29,7 @@ class HeadOptions:
     """What a network's dense layers are, and what distributional heads are built with."""
 
     noisy_sigma0: float | None = None  # None: plain nn.Linear; else NoisyLinear with this sigma0
+    # the defaults of TrainConfig's fields of the same names: the Rainbow paper's
     n_atoms: int = 51
     v_min: float = -10.0
     v_max: float = 10.0

@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+PAPER_SIGMA0 = 0.5  # the initial noise scale the paper gives for factorised noise
+
 
 def scaled_noise(size: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
     """f(e) = sign(e) sqrt(|e|) of standard normal e: the paper's factorised noise."""
@@ -25,7 +27,7 @@ class NoisyLinear(nn.Module):
     on with the very noise it had (exact resume); they cost in + out numbers.
     """
 
-    def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5):
+    def __init__(self, in_features: int, out_features: int, sigma0: float = PAPER_SIGMA0):
         super().__init__()
         self.in_features, self.out_features, self.sigma0 = in_features, out_features, sigma0
         self.weight_mu = nn.Parameter(torch.empty(out_features, in_features))
@@ -55,8 +57,11 @@ class NoisyLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return F.linear(x, self.weight_mu, self.bias_mu)
-        weight = self.weight_mu + self.weight_sigma * torch.outer(self.noise_out, self.noise_in)
-        return F.linear(x, weight, self.bias_mu + self.bias_sigma * self.noise_out)
+        # (sigma_w * outer(f_out, f_in)) x = f_out * (sigma_w (f_in * x)): the same sum without
+        # building the noisy weight matrix: for the Nature CNN's 3136x512 layer in float32, 2.2x faster
+        # when acting and 1.3x in an update; the rainbow preset 1.07x in all (benchmarks/RESULTS.md)
+        noise = F.linear(x * self.noise_in, self.weight_sigma) * self.noise_out
+        return F.linear(x, self.weight_mu, self.bias_mu + self.bias_sigma * self.noise_out) + noise
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, sigma0={self.sigma0}"

@@ -9,12 +9,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from dqn.config import TrainConfig
-from dqn.envs import is_atari
+from dqn.envs import FRAME_SKIP, MAX_FRAMES_PER_GAME, is_atari
 from dqn.errors import UserError
 
-# 108,000 frames (30 minutes of play) at 4 frames per agent step; the emulator also ends a
-# game at 108,000 frames, reset frames included (envs.make_atari_env)
-FULL_GAME_STEPS = 27_000
+# the emulator also ends a game at MAX_FRAMES_PER_GAME, reset frames included (envs.make_atari_env)
+FULL_GAME_STEPS = MAX_FRAMES_PER_GAME // FRAME_SKIP
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from dqn.evaluation import play_episodes
+from dqn.protocols import FULL_GAME_STEPS
 
 
 def _annotate(frame: np.ndarray, scale: int, text: str) -> np.ndarray:
@@ -59,10 +60,10 @@ class Mp4Encoder:
         self.process.wait()
 
 
-def record_game(agent, env, path: Path, seed: int | None = None, t_max: int = 27_000,
-                fps: int = 15, scale: int = 2) -> float:
-    """Play one full game (every life) greedily in env (made with render_mode="rgb_array"),
-    write it to path, return the score.
+def record_game(agent, env, path: Path, seed: int | None = None, t_max: int = FULL_GAME_STEPS,
+                fps: int = 15, scale: int = 2, greedy: bool = True) -> float:
+    """Play one full game (every life) in env (made with render_mode="rgb_array"), greedily or
+    with the agent's epsilon, write it to path, return the score.
 
     One video frame per agent step: 15 fps is real time for Atari's 60 Hz with 4 frames a step.
     The video is written beside path first and renamed to path once complete, so a recording that
@@ -81,7 +82,7 @@ def record_game(agent, env, path: Path, seed: int | None = None, t_max: int = 27
         encoder.write(frame)
 
     try:
-        [score] = play_episodes(env, agent, 1, greedy=True, t_max=t_max, seed=seed, full_games=True,
+        [score] = play_episodes(env, agent, 1, greedy=greedy, t_max=t_max, seed=seed, full_games=True,
                                 on_step=write_frame)
         if encoder is not None:
             encoder.close()

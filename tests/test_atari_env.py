@@ -60,6 +60,33 @@ def test_life_loss_ends_the_episode_not_the_game():
     assert ale.lives() == 4 and ale.getEpisodeFrameNumber() > frame  # the same game goes on
 
 
+class NoopAgent:
+    """Never moves the paddle: a game ends only if every life's ball is served and then missed."""
+
+    def get_qvalues(self, states):
+        return np.tile([1.0, 0.0, 0.0, 0.0], (len(states), 1))
+
+
+def test_a_full_evaluation_game_serves_every_lives_ball():
+    """Full-game evaluation (the noop and sticky protocols' `full_games`) goes through all 5 lives:
+    after each lost life the ball is served again, so an agent that never presses FIRE still sees
+    the game end, long before the step limit, instead of a frozen screen until it."""
+    from dqn.evaluation import play_episodes
+
+    env = make_env(preset_config("breakout"), evaluation=True)
+    steps = []
+    [score] = play_episodes(env, NoopAgent(), 1, greedy=True, t_max=27_000, seed=0, full_games=True,
+                            on_step=lambda score, step: steps.append(step))
+    assert env.unwrapped.ale.lives() == 0 and env.unwrapped.ale.game_over()
+    assert len(steps) < 2_000 and score == 0  # five served balls, each missed
+
+
+def test_breakout_trains_on_the_minimal_action_set():
+    env = make_env(preset_config("breakout"))
+    assert env.action_space.n == 4
+    assert env.unwrapped.get_action_meanings() == ["NOOP", "FIRE", "RIGHT", "LEFT"]
+
+
 def test_reward_clipping_on_and_off():
     totals = {}
     for clip in (True, False):

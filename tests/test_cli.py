@@ -88,6 +88,8 @@ def assert_one_line_error(result, *needles):
     (["--preset", "nope"], "unknown preset 'nope'"),
     (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
     (["--env-id", "Pendulum-v1"], "discrete"),
+    (["--env-id", "Breakout-v4"], "'Breakout-v4' skips a random 2 to 4 frames a step itself; train on "
+                                  "BreakoutNoFrameskip-v4 or ALE/Breakout-v5"),
     (["--learning-rate", "0"], "learning_rate must be > 0"),
     (["--learning-rate", "abc"], "--learning-rate"),
     (["--gamma", "1.5"], "gamma must be in (0, 1]"),
@@ -229,3 +231,6 @@ def test_bench_times_a_presets_own_settings():
     rainbow = bench_config(1, preset="rainbow")
     assert (rainbow.head, rainbow.noisy, rainbow.prioritized_replay, rainbow.n_step) == ("c51-dueling", True, True, 3)
     assert bench_config(1, num_envs=8, preset="rainbow").num_envs == 8
+    # a part taken out (benchmarks/rainbow_parts.py), the others kept
+    without_noise = bench_config(1, preset="rainbow", noisy=False)
+    assert not without_noise.noisy and without_noise.head == "c51-dueling" and without_noise.prioritized_replay

@@ -9,7 +9,8 @@ import torch
 
 from dqn.config import preset_config
 from dqn.hardware import choose_runtime
-from dqn.learner import Learner, TrainingDiverged
+from dqn.learner import Learner, TrainingDiverged, training_bytes
+from dqn.loading import build_agent
 from dqn.noisy import NoisyLinear
 from dqn.replay import Batch
 
@@ -133,3 +134,13 @@ def test_state_round_trip_goes_on_to_the_bit(options):
     assert same(weights(first.online), weights(second.online)) and same(weights(first.target), weights(second.target))
     adam_a, adam_b = first.optimizer.state_dict()["state"], second.optimizer.state_dict()["state"]
     assert all(torch.equal(adam_a[i][k], adam_b[i][k]) for i in adam_a for k in adam_a[i])
+
+
+@pytest.mark.parametrize("head, noisy", [("q", False), ("c51-dueling", False), ("dueling", True), ("c51", True)])
+def test_training_bytes_count_the_mlp_as_built(head, noisy):
+    """The RAM check's estimate against the built network: 4 float32 copies of its weights, biases
+    aside (they are under 2% of an MLP this wide)."""
+    config = preset_config("cartpole", hidden_sizes=(300, 400), head=head, noisy=noisy)
+    estimate, _ = training_bytes(config, (4,), 2)
+    built = 4 * 4 * sum(p.numel() for p in build_agent(config, (4,), 2).parameters())
+    assert 0.97 < estimate / built <= 1.0

@@ -49,3 +49,8 @@ def test_the_pretrained_agent_evaluates_and_records(tmp_path):
     recorded = dqn("record", PRETRAINED, "--out", tmp_path, "--t-max", "50")
     assert recorded.returncode == 0, recorded.stderr
     assert (tmp_path / "game_01.mp4").stat().st_size > 0
+    # any evaluation protocol can be filmed, its epsilon changed as in evaluate
+    sticky = dqn("record", PRETRAINED, "--out", tmp_path / "sticky", "--protocol", "sticky", "--epsilon", "0.05",
+                 "--t-max", "50")
+    assert sticky.returncode == 0, sticky.stderr
+    assert (tmp_path / "sticky" / "game_01.mp4").stat().st_size > 0
