@@ -21,11 +21,12 @@ import time
 
 import numpy as np
 import ray
+from ray.exceptions import RayActorError
 
 from dqn.errors import UserError
 from dqn.hardware import usable_cores
 from dqn.loop import TrainingLoop, TrainResult, multiples_crossed
-from dqn.ray_workers import STEPS_PER_CALL, ActorFleet, ReplayClient, start_replay_server
+from dqn.ray_workers import CALLS_QUEUED, STEPS_PER_CALL, ActorFleet, ReplayClient, first_line, start_replay_server
 from dqn.replay import Batch, check_replay
 
 # Ray's shared memory on a machine it starts: chunks of transitions, batches and weights pass
@@ -55,14 +56,16 @@ def start_ray(config) -> bool:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # read by ray.init
         quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
         try:
-            if config.ray_address:
+            if config.ray_address not in (None, "local"):
                 check_reachable(config.ray_address)
                 ray.init(address=config.ray_address, **quiet)
-            else:  # a CPU per actor even where there are fewer cores: Ray would never start the others
-                ray.init(num_cpus=max(usable_cores(), config.num_actors), object_store_memory=OBJECT_STORE_BYTES,
-                         include_dashboard=False, **quiet)
+            else:  # "local": a Ray of its own, even where RAY_ADDRESS or a `ray start` cluster is about.
+                # A CPU per actor even where there are fewer cores: Ray would never start the others.
+                ray.init(address="local", num_cpus=max(usable_cores(), config.num_actors),
+                         object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise UserError(f"cannot start or join Ray (ray_address {config.ray_address}): {exc}") from None
+            where = f"join Ray at {config.ray_address}" if config.ray_address not in (None, "local") else "start Ray"
+            raise UserError(f"cannot {where}: {str(exc).strip().splitlines()[0]}") from None
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < config.num_actors:
         if started:
@@ -85,14 +88,14 @@ class ApexTrainer(TrainingLoop):
         # the schedule counts from here: a resumed run's earlier updates are behind it
         self.start_step, self.start_updates = self.step, self.learner.updates
         self.updates_per_target_sync = max(1, cfg.target_update_steps * cfg.gradient_steps // cfg.train_freq_steps)
-        # The learner may be behind by two calls of every actor before they wait for it, and by
+        # The learner may be behind by the queued calls of every actor before they wait for it, and by
         # n_step more steps of every env: so many are played before the first transitions can be sent.
-        ahead_steps = cfg.num_actors * cfg.envs_per_actor * (2 * STEPS_PER_CALL + cfg.n_step)
-        self.update_lag = max(1, ahead_steps * cfg.gradient_steps // cfg.train_freq_steps)
+        ahead_steps = cfg.num_actors * cfg.envs_per_actor * (CALLS_QUEUED * STEPS_PER_CALL + cfg.n_step)
+        self.update_lag = max(cfg.gradient_steps, ahead_steps * cfg.gradient_steps // cfg.train_freq_steps)
         self.next_batch = None  # sampled while the learner trains on the one before
         self.priorities_sent = None  # the last priority update, checked at the next
         self.replay_ready = False
-        self.actor.publish(self.learner.online.state_dict())
+        self.actor.publish(self.learner.online.state_dict(), self.learner.updates)
 
     def start_acting(self, observation_space) -> tuple[ActorFleet, ReplayClient]:
         cfg = self.config
@@ -106,6 +109,14 @@ class ApexTrainer(TrainingLoop):
             ray.shutdown()
             self.started_ray = False
 
+    def learner_threads(self, image_observations: bool) -> int:
+        """`auto` on a Ray started here: no more than the cores the actors leave (each takes one)."""
+        threads = super().learner_threads(image_observations)
+        cfg = self.config
+        if cfg.torch_threads != "auto" or cfg.ray_address not in (None, "local"):
+            return threads
+        return min(threads, max(1, usable_cores() - cfg.num_actors))
+
     def describe(self) -> str:
         cfg = self.config
         return (f"{super().describe()} for the learner; {cfg.num_actors} actors of {cfg.envs_per_actor} "
@@ -114,6 +125,10 @@ class ApexTrainer(TrainingLoop):
     def train(self) -> TrainResult:
         try:
             return super().train()
+        except RayActorError as exc:  # the workers' are handled where they come: this is the replay's
+            saved = (f"go on from its checkpoint of agent step {self.saved_step} with: dqn train --resume {self.run_dir}"
+                     if self.saved_step >= 0 else "start the run again")
+            raise UserError(f"the replay process was lost ({first_line(exc)}); {saved}") from None
         finally:
             self.actor.close()
             self.replay.close()
@@ -127,8 +142,11 @@ class ApexTrainer(TrainingLoop):
         return self.start_updates + max(0, multiples_crossed(start, step, cfg.train_freq_steps)) * cfg.gradient_steps
 
     def keeps_up(self, step: int) -> bool:
-        """Whether the learner is close enough to the updates due at `step` for the actors to play to it."""
-        return self.updates_due(step) <= self.learner.updates + self.update_lag
+        """Whether the learner is close enough to the updates due at `step` for the actors to play to it.
+        A learner with nothing due now always is: else a round of more updates than update_lag would
+        never come due, and the run would wait forever."""
+        updates = self.learner.updates
+        return updates >= self.updates_due(self.step) or self.updates_due(step) <= updates + self.update_lag
 
     def can_learn(self) -> bool:
         if self.learner.updates >= self.updates_due(self.step):
@@ -140,7 +158,9 @@ class ApexTrainer(TrainingLoop):
     def advance(self) -> None:
         fleet = self.actor
         self.add_times(fleet.receive(timeout=0))
-        fleet.dispatch(self.config.total_steps, self.keeps_up)
+        # no further than the next checkpoint: its drain then adds no steps behind the logs' back
+        every = self.config.checkpoint_freq_steps
+        fleet.dispatch(min(self.config.total_steps, (self.step // every + 1) * every), self.keeps_up)
         if self.can_learn():
             self.learn()
         elif fleet.calls:  # nothing to learn from yet: wait for the actors
@@ -171,7 +191,16 @@ class ApexTrainer(TrainingLoop):
         if self.learner.updates % self.updates_per_target_sync == 0:
             self.learner.sync_target()
         if self.learner.updates % cfg.weight_sync_updates == 0:
-            self.actor.publish(self.learner.online.state_dict())
+            self.actor.publish(self.learner.online.state_dict(), self.learner.updates)
+
+    metric_fields = TrainingLoop.metric_fields + ["policy_lag_updates", "actor_restarts"]
+
+    def loop_metrics(self) -> dict:
+        """How many updates old the weights the actors last played with are, on average; how many
+        times Ray restarted an actor."""
+        fleet, played = self.actor, self.actor.updates_played()
+        lag = {} if played is None else {"policy_lag_updates": round(self.learner.updates - played, 1)}
+        return {**lag, "actor_restarts": int(fleet.restarts.sum())}
 
     def on_log_grid(self, step: int) -> bool:
         return True  # rows come at whatever step the actors' reports reach; a resumed run's come after it

@@ -22,6 +22,9 @@ from dqn.errors import UserError
 from dqn.interrupts import Interrupted, interruptible
 from dqn.protocols import PROTOCOLS, protocol_config
 
+# what --resume may change: how far to train, and (a distributed run) on which Ray cluster
+RESUME_OVERRIDES = ("total_steps", "ray_address")
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse prints usage plus an error; we want just the error, on one line."""
@@ -87,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", help=f"starting config: {', '.join(sorted(PRESETS))} (default: breakout)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="go on with this run from its checkpoint, with its own config "
-                            "(only --total-steps may change)")
+                            "(only --total-steps and --ray-address may change)")
     train.add_argument("--out", type=Path, help="run folder to create (default: runs/PRESET-seedS-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)
@@ -157,12 +160,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
     if args.resume is not None:
-        others = sorted(set(overrides) - {"total_steps"}) + [name for name in ("preset", "out")
-                                                             if getattr(args, name) is not None]
+        others = sorted(set(overrides) - set(RESUME_OVERRIDES)) + [name for name in ("preset", "out")
+                                                                   if getattr(args, name) is not None]
         if others:
-            raise UserError(f"--resume goes on with the run's own config; only --total-steps may change, "
+            raise UserError(f"--resume goes on with the run's own config; only "
+                            f"{' and '.join('--' + name.replace('_', '-') for name in RESUME_OVERRIDES)} may change, "
                             f"not --{others[0].replace('_', '-')}")
-        result = resume(args.resume, overrides.get("total_steps"), progress=not args.quiet)
+        result = resume(args.resume, progress=not args.quiet,
+                        **{name: overrides[name] for name in RESUME_OVERRIDES if name in overrides})
     else:
         if "hidden_sizes" in overrides:
             overrides["hidden_sizes"] = tuple(overrides["hidden_sizes"])

@@ -120,7 +120,8 @@ class TrainConfig:
     envs_per_actor: int = _f(1, "with num_actors: envs each actor steps together (num_envs is the single-process "
                                 "loop's and is ignored)")
     ray_address: str | None = _f(None, "with num_actors: the Ray cluster to join, as `ray start --head` printed it "
-                                       "(HOST:PORT); default: start Ray on this machine, with at least one CPU per actor")
+                                       "(HOST:PORT); default (or 'local'): start a Ray of its own on this machine, "
+                                       "with at least one CPU per actor; --resume may change it")
     weight_sync_updates: int = _f(100, "with num_actors: learner updates between two publications of its weights, "
                                        "which the actors pull before their next steps")
 
@@ -180,6 +181,8 @@ class TrainConfig:
             raise UserError(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
         if not self.max_grad_norm > 0:
             raise UserError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+        if self.ray_address is not None and self.num_actors == 0:
+            raise UserError("ray_address is where the actors of a distributed run play: it needs num_actors > 0")
         return self
 
     def to_dict(self) -> dict:

@@ -27,7 +27,7 @@ from dqn.config import TrainConfig
 from dqn.envs import make_env
 from dqn.errors import UserError
 from dqn.evaluation import play_episodes
-from dqn.hardware import choose_runtime
+from dqn.hardware import choose_runtime, resolve_threads
 from dqn.files import deferred_thread_write_errors, naming_the_file, write_atomic
 from dqn.interrupts import stop_requests
 from dqn.learner import Learner, TrainingDiverged
@@ -116,8 +116,8 @@ class TrainingLoop(ABC):
         seed_everything(cfg.seed)
         self.eval_env = make_env(cfg, evaluation=True)
         space = self.eval_env.observation_space  # the training envs' too: only rewards and lives differ
-        self.runtime = choose_runtime(cfg.device, cfg.precision, cfg.torch_threads,
-                                      image_observations=len(space.shape) == 3)
+        images = len(space.shape) == 3
+        self.runtime = choose_runtime(cfg.device, cfg.precision, self.learner_threads(images), image_observations=images)
         torch.set_num_threads(self.runtime.torch_threads)
         if cfg.augment_shift_px and len(space.shape) != 3:
             raise UserError(f"augment_shift_px shifts images; {cfg.env_id} has observations of shape {space.shape}")
@@ -147,6 +147,16 @@ class TrainingLoop(ABC):
     @abstractmethod
     def advance(self) -> None:
         """Make agent steps, and the learner updates and target syncs that are due with them."""
+
+    def learner_threads(self, image_observations: bool) -> int:
+        """The learner's torch threads: the config's, `auto` resolved for this machine."""
+        return resolve_threads(self.config.torch_threads, image_observations)
+
+    metric_fields = METRIC_FIELDS  # the columns of metrics.csv; a loop may add its own after these
+
+    def loop_metrics(self) -> dict:
+        """The values of a loop's own metrics columns at this step."""
+        return {}
 
     def describe(self) -> str:
         """Where the run trains, said at its start."""
@@ -283,7 +293,7 @@ class TrainingLoop(ABC):
 
         def write(f):
             text = io.StringIO()
-            table = csv.DictWriter(text, fieldnames=METRIC_FIELDS)
+            table = csv.DictWriter(text, fieldnames=self.metric_fields)
             table.writeheader()
             table.writerows(rows)
             f.write(text.getvalue().encode())
@@ -292,7 +302,7 @@ class TrainingLoop(ABC):
         metrics_file = open(path, "a", newline="")
         # a resumed run, or one started over, drops the points of the process it replaces
         writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1)
-        return metrics_file, csv.DictWriter(metrics_file, fieldnames=METRIC_FIELDS), writer
+        return metrics_file, csv.DictWriter(metrics_file, fieldnames=self.metric_fields), writer
 
     def train(self) -> TrainResult:
         """Train until total_steps, the stop score or a stop request (Ctrl-C, SIGTERM); low memory
@@ -332,6 +342,7 @@ class TrainingLoop(ABC):
                "episodes": self.actor.episodes, "epsilon": round(self.actor.epsilon, 4),
                "steps_per_s": round((self.step - last_log_step) / max(time.perf_counter() - last_log_time, 1e-9), 1)}
         row.update({f"time_{k}_s": round(v, 3) for k, v in self.timers.items()})
+        row.update(self.loop_metrics())
         if self.actor.game_scores:
             row["train_score"] = round(float(np.mean(self.actor.game_scores)), 3)
         for key, values in self.window.items():

@@ -14,13 +14,13 @@ import dataclasses
 import sys
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from pathlib import Path
 
 import numpy as np
 import ray
 import torch
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from tqdm import tqdm
 
@@ -35,10 +35,18 @@ from dqn.schedules import apex_epsilons
 
 # agent steps of each env per collect call, and at most between two sends of a worker
 STEPS_PER_CALL = 50
+# collect calls handed to each worker at once: it starts the next as it ends one
+CALLS_QUEUED = 2
 # a worker waits for the replay to take its older chunks rather than pile them up in memory
 MAX_SENDS_IN_FLIGHT = 2
 # Ray restarts a lost worker this many times; a worker lost more often (one that cannot start) is given up
 MAX_RESTARTS = 10
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's type and the first line of its message, for a one-line error."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 @ray.remote(num_cpus=0)  # it waits on messages far more than it computes
@@ -268,6 +276,7 @@ class ActorFleet:
         self.workers: list = []
         self.calls: dict = {}  # collect call in flight -> (worker, agent steps it plays)
         self.weights, self.version = None, -1
+        self.updates_at_version: dict[int, int] = {}  # learner updates behind each published version
         self.lost_calls = np.zeros(config.num_actors, dtype=np.int64)  # calls lost with their worker
         self.restarts = np.zeros(config.num_actors, dtype=np.int64)  # restarts seen in the workers' reports
         self.versions = np.full(config.num_actors, -1)  # of the weights of each worker's last report
@@ -285,30 +294,44 @@ class ActorFleet:
         self.workers = [ActorWorker.remote(self.config, j, seed, self.epsilons[j * k:(j + 1) * k], self.replay.name)
                         for j, seed in enumerate(self.seeds)]
 
-    def publish(self, state_dict: dict) -> None:
-        """Make these the weights the workers pull before their next steps: one copy in Ray's object store."""
+    def publish(self, state_dict: dict, updates: int) -> None:
+        """Make these weights, after `updates` learner updates, the ones the workers pull before their
+        next steps: one copy in Ray's object store."""
         self.weights = ray.put({name: tensor.detach().cpu() for name, tensor in state_dict.items()})
         self.version += 1
+        self.updates_at_version[self.version] = updates
+        for old in [v for v in self.updates_at_version if v < min(self.version, self.versions.min())]:
+            del self.updates_at_version[old]  # no worker plays them any more
+
+    def updates_played(self) -> float | None:
+        """The learner updates behind the weights of the workers' last reports, on average; None
+        before any report."""
+        played = self.versions[self.versions >= 0]
+        if not len(played):
+            return None
+        return float(np.mean([self.updates_at_version[v] for v in played]))
 
     @property
     def steps_in_flight(self) -> int:
         return sum(steps for _, steps in self.calls.values())
 
-    def dispatch(self, total_steps: int, keeps_up) -> None:
-        """Hand a collect call to each idle worker, while the steps handed out stay within
-        total_steps and keeps_up(agent step they reach) says the learner keeps up with them."""
+    def dispatch(self, up_to_step: int, keeps_up) -> None:
+        """Hand collect calls to the workers, up to CALLS_QUEUED each, while the steps handed out stay
+        within up_to_step and keeps_up(agent step they reach) says the learner keeps up with them."""
         if not self.workers:
             self.start()
         k = self.config.envs_per_actor
-        busy = {worker for worker, _ in self.calls.values()}
+        calls_of = Counter(j for j, _ in self.calls.values())
         for j, worker in enumerate(self.workers):
-            if j in busy or self.lost_calls[j] > MAX_RESTARTS:  # given up: see receive
+            if self.lost_calls[j] > MAX_RESTARTS:  # given up: see receive
                 continue
-            handed_out = self.steps + self.steps_in_flight
-            iterations = min(STEPS_PER_CALL, -(-(total_steps - handed_out) // k))
-            if iterations <= 0 or not keeps_up(handed_out + iterations * k):
-                return
-            self.calls[worker.collect.remote(iterations, [self.weights], self.version)] = (j, iterations * k)
+            # a second call waits in the worker's queue, so it goes on while the driver is busy
+            for _ in range(CALLS_QUEUED - calls_of[j]):
+                handed_out = self.steps + self.steps_in_flight
+                iterations = min(STEPS_PER_CALL, -(-(up_to_step - handed_out) // k))
+                if iterations <= 0 or not keeps_up(handed_out + iterations * k):
+                    return
+                self.calls[worker.collect.remote(iterations, [self.weights], self.version)] = (j, iterations * k)
 
     def receive(self, timeout: float | None) -> dict[str, float]:
         """Count the reports of the calls that have finished, waiting up to timeout seconds for
@@ -325,11 +348,14 @@ class ActorFleet:
                 report = ray.get(call)
             except RayActorError:  # the worker was lost; Ray restarts it, and its next call pulls the weights
                 self.lost_calls[j] += 1
-                tqdm.write(f"dqn: actor {j} was lost; Ray restarts it", file=sys.stderr)
+                fate = "Ray restarts it" if self.lost_calls[j] <= MAX_RESTARTS else "the run goes on without it"
+                tqdm.write(f"dqn: actor {j} was lost; {fate}", file=sys.stderr)
                 if (self.lost_calls > MAX_RESTARTS).all():
                     raise UserError(f"every actor was lost more than {MAX_RESTARTS} times; "
                                     "Ray's logs are under /tmp/ray/session_latest/logs") from None
                 continue
+            except RayTaskError as exc:  # an error in its own code (an env's, the replay's): no restart mends it
+                raise UserError(f"actor {j} failed: {first_line(exc.cause)}") from None
             self.steps += report["steps"]
             self.episodes += report["episodes"]
             self.game_scores.extend(report["game_scores"])

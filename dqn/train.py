@@ -17,7 +17,7 @@ from dqn import checkpoint
 from dqn.actor import Actor, Transitions
 from dqn.config import TrainConfig
 from dqn.errors import UserError
-from dqn.loop import METRIC_FIELDS, TrainingLoop, TrainResult, multiples_crossed
+from dqn.loop import TrainingLoop, TrainResult, multiples_crossed
 from dqn.replay import FrameReplay, build_replay
 
 
@@ -94,14 +94,16 @@ def last_logged_step(metrics_csv: Path) -> int:
     try:
         with open(metrics_csv, newline="") as f:
             # a row cut short by a kill lacks its last fields
-            return max((int(row["step"]) for row in csv.DictReader(f) if row[METRIC_FIELDS[-1]] is not None),
+            return max((int(row["step"]) for row in csv.DictReader(f) if None not in row.values()),
                        default=0)
     except (OSError, ValueError, csv.Error):
         return 0
 
 
-def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True) -> TrainResult:
-    """Go on with the run in run_dir from its checkpoint, optionally to a new total_steps. A run
+def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True,
+           ray_address: str | None = None) -> TrainResult:
+    """Go on with the run in run_dir from its checkpoint, optionally to a new total_steps, a distributed
+    run optionally on another Ray cluster (ray_address; 'local' starts one here). A run
     stopped before its first checkpoint starts over from its config.json. Says on stderr where it
     goes on from, and how many logged agent steps were lost with the process that stopped."""
     run_dir = Path(run_dir)
@@ -122,6 +124,8 @@ def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True)
         going_on = f"{run_dir} has no checkpoint.pt (it stopped before its first one): starting it over from its config.json"
     if total_steps is not None:
         config = dataclasses.replace(config, total_steps=total_steps).validate()
+    if ray_address is not None:
+        config = dataclasses.replace(config, ray_address=ray_address).validate()
     if step >= config.total_steps:
         raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
                         "pass a larger --total-steps to train on")

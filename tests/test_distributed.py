@@ -5,12 +5,14 @@ check, and a killed actor comes back with fresh weights while the learner goes o
 import csv
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
 import time
 
 import numpy as np
+import psutil
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -25,10 +27,14 @@ from dqn.ray_workers import ActorFleet, start_replay_server  # noqa: E402
 from dqn.replay import build_replay  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
+def start_local_ray():
     ray.init(num_cpus=2, object_store_memory=200 * 1024**2, include_dashboard=False, log_to_driver=False,
              logging_level=logging.WARNING)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    start_local_ray()
     yield
     ray.shutdown()
 
@@ -46,7 +52,7 @@ def played(tmp_path_factory):
     replay = start_replay_server(config, space)
     fleet = ActorFleet(config, replay)
     learner = Learner(config, space.shape, 2, choose_runtime("cpu", "fp32", 1, image_observations=False))
-    fleet.publish(learner.online.state_dict())
+    fleet.publish(learner.online.state_dict(), 0)
     while fleet.steps < 600:
         fleet.dispatch(600, keeps_up=lambda step: True)
         fleet.receive(timeout=None)
@@ -96,6 +102,28 @@ def test_two_actors_pass_the_debug_notebooks_check(tmp_path, capsys):
     assert cli.main(["evaluate", str(tmp_path / "run"), "--games", "30", "--t-max", "1000", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["games"] == 30 and report["mean_score"] >= 300, report
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    lags = [float(row["policy_lag_updates"]) for row in rows if row["policy_lag_updates"]]
+    # the actors play weights published at most weight_sync_updates plus the lag allowance ago
+    assert lags and all(0 <= lag <= config.weight_sync_updates + 1000 for lag in lags), lags
+    assert all(row["actor_restarts"] == "0" for row in rows)
+
+
+def test_rounds_of_more_updates_than_the_lag_allowance_do_not_stall_the_run(tmp_path):
+    # 128 updates every 256 agent steps (an SB3 zoo CartPole setting): each round is due at once
+    config = preset_config("cartpole", num_actors=2, train_freq_steps=256, gradient_steps=128, learning_starts=500,
+                           total_steps=2_000, stop_score=None, eval_freq_steps=0)
+    trainer = ApexTrainer(config, tmp_path / "run", progress=False)
+    deadline = time.perf_counter() + 180
+    try:
+        while trainer.step < config.total_steps:
+            assert time.perf_counter() < deadline, (trainer.step, trainer.learner.updates)
+            trainer.advance()
+        assert trainer.learner.updates >= 5 * 128
+    finally:
+        trainer.actor.close()
+        trainer.replay.close()
 
 
 def test_a_killed_actor_comes_back_with_fresh_weights_and_the_learner_goes_on(tmp_path):
@@ -103,7 +131,9 @@ def test_a_killed_actor_comes_back_with_fresh_weights_and_the_learner_goes_on(tm
     trainer = ApexTrainer(config, tmp_path / "run", progress=False)
     fleet = trainer.actor
     try:
+        deadline = time.perf_counter() + 120
         while trainer.learner.updates < 100:
+            assert time.perf_counter() < deadline, "no 100 updates in 2 minutes"
             trainer.advance()
         ray.kill(fleet.workers[0], no_restart=False)
         updates_at_kill, version_at_kill = trainer.learner.updates, fleet.version
@@ -122,18 +152,26 @@ def test_a_killed_actor_comes_back_with_fresh_weights_and_the_learner_goes_on(tm
 def test_a_run_stopped_by_sigint_resumes_and_finishes_its_steps(tmp_path):
     run = tmp_path / "run"
     dqn = [sys.executable, "-m", "dqn", "train"]
+    # its own Ray, though RAY_ADDRESS names another; in a session of its own, as a terminal's Ctrl-C reaches it
     first = subprocess.Popen([*dqn, "--preset", "cartpole", "--num-actors", "2", "--total-steps", "4000", "--stop-score",
                               "1e9", "--save-replay", "--out", str(run), "--quiet"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             env={**os.environ, "RAY_ADDRESS": "127.0.0.1:1"})
     deadline = time.perf_counter() + 120
     while not (run / "metrics.csv").is_file() or len((run / "metrics.csv").read_text().splitlines()) < 2:
         assert time.perf_counter() < deadline and first.poll() is None, first.communicate()
         time.sleep(0.5)
-    first.send_signal(signal.SIGINT)  # after its first metrics row, at agent step 1000 or later
+    started = psutil.Process(first.pid).children(recursive=True)  # Ray's processes among them
+    assert started
+    os.killpg(first.pid, signal.SIGINT)  # after its first metrics row, at agent step 1000 or later
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0 and "SIGINT: interrupted at agent step" in err, err
     assert list(run.glob("replay_*.npz"))
-    second = subprocess.run([*dqn, "--resume", str(run), "--quiet"], capture_output=True, text=True, timeout=300)
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, [(p.pid, p.name()) for p in alive]  # no process left behind
+    # it may go on on another cluster: here a Ray of its own again
+    second = subprocess.run([*dqn, "--resume", str(run), "--ray-address", "local", "--quiet"], capture_output=True,
+                            text=True, timeout=300)
     assert second.returncode == 0, second.stderr
     assert "resuming" in second.stderr and "trained 4000 agent steps" in second.stdout
     with open(run / "metrics.csv") as f:
@@ -159,3 +197,43 @@ def test_a_single_process_run_never_imports_ray(tmp_path):
               "'--quiet']); assert 'ray' not in sys.modules, 'ray was imported'; sys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_actors_of_a_lost_node_move_to_another_and_training_goes_on(tmp_path):
+    """A simulated cluster: a head with no CPU for actors (the learner's and the replay's), and two
+    one-CPU nodes, an actor on each; one node goes, another comes, and its actor restarts there."""
+    from ray.cluster_utils import Cluster
+
+    ray.shutdown()  # the module's Ray: this test has its cluster
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 100 * 1024**2})
+    nodes = [cluster.add_node(num_cpus=1, object_store_memory=100 * 1024**2) for _ in range(2)]
+    trainer = None
+    try:
+        ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.WARNING)
+        config = preset_config("cartpole", num_actors=2, total_steps=10**6, stop_score=None, weight_sync_updates=10)
+        trainer = ApexTrainer(config, tmp_path / "run", progress=False)
+        fleet = trainer.actor
+        deadline = time.perf_counter() + 180
+        while trainer.learner.updates < 100:
+            assert time.perf_counter() < deadline, "no 100 updates in 3 minutes"
+            trainer.advance()
+        cluster.remove_node(nodes[0])
+        cluster.add_node(num_cpus=1, object_store_memory=100 * 1024**2)
+        updates_at_loss = trainer.learner.updates
+        deadline = time.perf_counter() + 180
+        while fleet.restarts.sum() == 0:  # until the moved worker reports
+            assert time.perf_counter() < deadline, "the lost node's actor did not come back"
+            trainer.advance()
+        moved = int(np.argmax(fleet.restarts))
+        assert fleet.versions[moved] >= 0 and trainer.learner.updates > updates_at_loss
+        nodes_of_workers = {ray.get(worker.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()))
+                            for worker in fleet.workers}
+        assert nodes[0].node_id not in nodes_of_workers and len(nodes_of_workers) == 2
+    finally:
+        if trainer is not None:
+            trainer.actor.close()
+            trainer.replay.close()
+        ray.shutdown()
+        cluster.shutdown()
+        start_local_ray()  # the module's Ray again, for any test after this one
