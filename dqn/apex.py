@@ -44,7 +44,7 @@ def check_reachable(address: str) -> None:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         raise UserError(f"no Ray cluster answers at ray_address {address} ({exc.strerror or exc}); start one "
-                        "there with `ray start --head`, or leave ray_address out to start Ray here") from None
+                        "there with `ray start --head`, or give --ray-address local to start Ray here") from None
 
 
 def start_ray(config) -> bool:
@@ -65,7 +65,7 @@ def start_ray(config) -> bool:
                          object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = f"join Ray at {config.ray_address}" if config.ray_address not in (None, "local") else "start Ray"
-            raise UserError(f"cannot {where}: {str(exc).strip().splitlines()[0]}") from None
+            raise UserError(f"cannot {where}: {first_line(exc)}") from None
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < config.num_actors:
         if started:
@@ -157,10 +157,12 @@ class ApexTrainer(TrainingLoop):
 
     def advance(self) -> None:
         fleet = self.actor
-        self.add_times(fleet.receive(timeout=0))
-        # no further than the next checkpoint: its drain then adds no steps behind the logs' back
+        # no further than the next checkpoint, counted before these reports: a checkpoint's drain
+        # then adds no steps behind the logs' back
         every = self.config.checkpoint_freq_steps
-        fleet.dispatch(min(self.config.total_steps, (self.step // every + 1) * every), self.keeps_up)
+        up_to_step = min(self.config.total_steps, (self.step // every + 1) * every)
+        self.add_times(fleet.receive(timeout=0))
+        fleet.dispatch(up_to_step, self.keeps_up)
         if self.can_learn():
             self.learn()
         elif fleet.calls:  # nothing to learn from yet: wait for the actors

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+import typing
 import uuid
 from collections import Counter, deque
 from pathlib import Path
@@ -43,10 +44,27 @@ MAX_SENDS_IN_FLIGHT = 2
 MAX_RESTARTS = 10
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The error raised in remote code, under the Ray task errors that carried it back."""
+    while isinstance(exc, RayTaskError) and exc.cause is not None:
+        exc = exc.cause
+    return exc
+
+
 def first_line(exc: BaseException) -> str:
-    """An exception's type and the first line of its message, for a one-line error."""
+    """The root cause's type and the first line of its message, for a one-line error (a Ray task
+    error's own first line only names the task)."""
+    exc = root_cause(exc)
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def raise_task_error(who: str, exc: RayTaskError) -> typing.NoReturn:
+    """A worker's call failed with an error raised in it: the replay's loss goes to the loop, which
+    says how to go on; any other error, which no restart mends, is one line."""
+    if isinstance(root_cause(exc), RayActorError):  # the replay server it sends to is gone
+        raise root_cause(exc) from None
+    raise UserError(f"{who} failed: {first_line(exc)}") from None
 
 
 @ray.remote(num_cpus=0)  # it waits on messages far more than it computes
@@ -277,7 +295,9 @@ class ActorFleet:
         self.calls: dict = {}  # collect call in flight -> (worker, agent steps it plays)
         self.weights, self.version = None, -1
         self.updates_at_version: dict[int, int] = {}  # learner updates behind each published version
-        self.lost_calls = np.zeros(config.num_actors, dtype=np.int64)  # calls lost with their worker
+        self.steps_in_flight = self.dispatched = 0  # agent steps of the calls in flight; calls handed out
+        self.losses = np.zeros(config.num_actors, dtype=np.int64)  # times each worker was lost
+        self.failed_through = np.zeros(config.num_actors, dtype=np.int64)  # calls of a loss already counted
         self.restarts = np.zeros(config.num_actors, dtype=np.int64)  # restarts seen in the workers' reports
         self.versions = np.full(config.num_actors, -1)  # of the weights of each worker's last report
 
@@ -300,20 +320,21 @@ class ActorFleet:
         self.weights = ray.put({name: tensor.detach().cpu() for name, tensor in state_dict.items()})
         self.version += 1
         self.updates_at_version[self.version] = updates
-        for old in [v for v in self.updates_at_version if v < min(self.version, self.versions.min())]:
+        for old in [v for v in self.updates_at_version if v < min(self.version, *self.versions[self.working])]:
             del self.updates_at_version[old]  # no worker plays them any more
 
     def updates_played(self) -> float | None:
-        """The learner updates behind the weights of the workers' last reports, on average; None
-        before any report."""
-        played = self.versions[self.versions >= 0]
+        """The learner updates behind the weights of the working workers' last reports, on average;
+        None before any report."""
+        played = self.versions[(self.versions >= 0) & self.working]
         if not len(played):
             return None
         return float(np.mean([self.updates_at_version[v] for v in played]))
 
     @property
-    def steps_in_flight(self) -> int:
-        return sum(steps for _, steps in self.calls.values())
+    def working(self) -> np.ndarray:
+        """Which workers are not given up (lost more than MAX_RESTARTS times)."""
+        return self.losses <= MAX_RESTARTS
 
     def dispatch(self, up_to_step: int, keeps_up) -> None:
         """Hand collect calls to the workers, up to CALLS_QUEUED each, while the steps handed out stay
@@ -321,9 +342,9 @@ class ActorFleet:
         if not self.workers:
             self.start()
         k = self.config.envs_per_actor
-        calls_of = Counter(j for j, _ in self.calls.values())
+        calls_of = Counter(j for j, _, _ in self.calls.values())
         for j, worker in enumerate(self.workers):
-            if self.lost_calls[j] > MAX_RESTARTS:  # given up: see receive
+            if not self.working[j]:
                 continue
             # a second call waits in the worker's queue, so it goes on while the driver is busy
             for _ in range(CALLS_QUEUED - calls_of[j]):
@@ -331,7 +352,10 @@ class ActorFleet:
                 iterations = min(STEPS_PER_CALL, -(-(up_to_step - handed_out) // k))
                 if iterations <= 0 or not keeps_up(handed_out + iterations * k):
                     return
-                self.calls[worker.collect.remote(iterations, [self.weights], self.version)] = (j, iterations * k)
+                self.dispatched += 1
+                self.calls[worker.collect.remote(iterations, [self.weights], self.version)] = \
+                    (j, iterations * k, self.dispatched)
+                self.steps_in_flight += iterations * k
 
     def receive(self, timeout: float | None) -> dict[str, float]:
         """Count the reports of the calls that have finished, waiting up to timeout seconds for
@@ -343,19 +367,15 @@ class ActorFleet:
         if finished:  # and any other that has finished by now
             finished, _ = ray.wait(list(self.calls), num_returns=len(self.calls), timeout=0)
         for call in finished:
-            j, _ = self.calls.pop(call)
+            j, steps, number = self.calls.pop(call)
+            self.steps_in_flight -= steps
             try:
                 report = ray.get(call)
-            except RayActorError:  # the worker was lost; Ray restarts it, and its next call pulls the weights
-                self.lost_calls[j] += 1
-                fate = "Ray restarts it" if self.lost_calls[j] <= MAX_RESTARTS else "the run goes on without it"
-                tqdm.write(f"dqn: actor {j} was lost; {fate}", file=sys.stderr)
-                if (self.lost_calls > MAX_RESTARTS).all():
-                    raise UserError(f"every actor was lost more than {MAX_RESTARTS} times; "
-                                    "Ray's logs are under /tmp/ray/session_latest/logs") from None
+            except RayTaskError as exc:  # raised in its code (an env's), or by the replay it sends to
+                raise_task_error(f"actor {j}", exc)
+            except RayActorError as exc:  # the worker was lost; Ray restarts it, and its next call pulls the weights
+                self.lost(j, number, exc)
                 continue
-            except RayTaskError as exc:  # an error in its own code (an env's, the replay's): no restart mends it
-                raise UserError(f"actor {j} failed: {first_line(exc.cause)}") from None
             self.steps += report["steps"]
             self.episodes += report["episodes"]
             self.game_scores.extend(report["game_scores"])
@@ -365,6 +385,18 @@ class ActorFleet:
                 seconds[phase] += report[phase]
         return seconds
 
+    def lost(self, j: int, call_number: int, exc: RayActorError) -> None:
+        """Count a lost worker once, though each of its queued calls fails with it."""
+        if call_number <= self.failed_through[j]:
+            return  # queued before the loss already counted
+        self.failed_through[j] = max([number for i, _, number in self.calls.values() if i == j], default=call_number)
+        self.losses[j] += 1
+        fate = "Ray restarts it" if self.working[j] else "the run goes on without it"
+        tqdm.write(f"dqn: actor {j} was lost ({first_line(exc)}); {fate}", file=sys.stderr)
+        if not self.working.any():
+            raise UserError(f"every actor was lost more than {MAX_RESTARTS} times; "
+                            "Ray's logs are under /tmp/ray/session_latest/logs") from None
+
     def drain(self) -> dict[str, float]:
         """Wait for the calls in flight, then have every worker send its unsent steps: the replay
         then holds the transition of every step counted (a checkpoint's replay file, the end of a run)."""
@@ -372,9 +404,11 @@ class ActorFleet:
         while self.calls:
             for phase, value in self.receive(timeout=None).items():
                 seconds[phase] += value
-        for worker in self.workers:
+        for j, worker in enumerate(self.workers):
             try:
                 ray.get(worker.flush.remote())
+            except RayTaskError as exc:
+                raise_task_error(f"actor {j}", exc)
             except RayActorError:  # lost with its unsent steps; the others' are in
                 pass
         return seconds
@@ -391,4 +425,4 @@ class ActorFleet:
     def close(self) -> None:
         for worker in self.workers:
             ray.kill(worker)
-        self.workers, self.calls = [], {}
+        self.workers, self.calls, self.steps_in_flight = [], {}, 0
