@@ -296,6 +296,7 @@ class ActorFleet:
         self.weights, self.version = None, -1
         self.updates_at_version: dict[int, int] = {}  # learner updates behind each published version
         self.steps_in_flight = self.dispatched = 0  # agent steps of the calls in flight; calls handed out
+        self.next_worker = 0  # the first asked at the next dispatch
         self.losses = np.zeros(config.num_actors, dtype=np.int64)  # times each worker was lost
         self.failed_through = np.zeros(config.num_actors, dtype=np.int64)  # calls of a loss already counted
         self.restarts = np.zeros(config.num_actors, dtype=np.int64)  # restarts seen in the workers' reports
@@ -343,11 +344,15 @@ class ActorFleet:
             self.start()
         k = self.config.envs_per_actor
         calls_of = Counter(j for j, _, _ in self.calls.values())
-        for j, worker in enumerate(self.workers):
-            if not self.working[j]:
-                continue
-            # a second call waits in the worker's queue, so it goes on while the driver is busy
-            for _ in range(CALLS_QUEUED - calls_of[j]):
+        # every worker's first call before any worker's second, which waits in its queue so that
+        # the worker goes on while the driver is busy; in turns from the worker after the last served,
+        # as a learner that keeps the actors waiting may let one call out at a time
+        n = len(self.workers)
+        for depth in range(CALLS_QUEUED):
+            for j in [(self.next_worker + i) % n for i in range(n)]:
+                worker = self.workers[j]
+                if calls_of[j] > depth or not self.working[j]:
+                    continue
                 handed_out = self.steps + self.steps_in_flight
                 iterations = min(STEPS_PER_CALL, -(-(up_to_step - handed_out) // k))
                 if iterations <= 0 or not keeps_up(handed_out + iterations * k):
@@ -356,6 +361,8 @@ class ActorFleet:
                 self.calls[worker.collect.remote(iterations, [self.weights], self.version)] = \
                     (j, iterations * k, self.dispatched)
                 self.steps_in_flight += iterations * k
+                calls_of[j] += 1
+                self.next_worker = (j + 1) % n
 
     def receive(self, timeout: float | None) -> dict[str, float]:
         """Count the reports of the calls that have finished, waiting up to timeout seconds for
