@@ -64,8 +64,13 @@ def start_ray(config) -> bool:
                 ray.init(address="local", num_cpus=max(usable_cores(), config.num_actors),
                          object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:
-            where = f"join Ray at {config.ray_address}" if config.ray_address not in (None, "local") else "start Ray"
-            raise UserError(f"cannot {where}: {first_line(exc)}") from None
+            joining = config.ray_address not in (None, "local")
+            where = f"join Ray at {config.ray_address}" if joining else "start Ray"
+            # Ray turns token authentication on by itself (2.59 on one machine, 2.61 everywhere)
+            hint = ("; if the cluster was started with token authentication, set RAY_AUTH_MODE=token here too, "
+                    "with the cluster's token in ~/.ray/auth_token" if joining and
+                    os.environ.get("RAY_AUTH_MODE") != "token" else "")
+            raise UserError(f"cannot {where}: {first_line(exc)}{hint}") from None
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < config.num_actors:
         if started:
@@ -195,14 +200,15 @@ class ApexTrainer(TrainingLoop):
         if self.learner.updates % cfg.weight_sync_updates == 0:
             self.actor.publish(self.learner.online.state_dict(), self.learner.updates)
 
-    metric_fields = TrainingLoop.metric_fields + ["policy_lag_updates", "actor_restarts"]
+    metric_fields = TrainingLoop.metric_fields + ["policy_lag_updates", "actor_restarts", "actor_nodes"]
 
     def loop_metrics(self) -> dict:
         """How many updates old the weights the actors last played with are, on average; how many
-        times Ray restarted an actor."""
+        times Ray restarted an actor; on how many Ray nodes the working actors last reported from."""
         fleet, played = self.actor, self.actor.updates_played()
         lag = {} if played is None else {"policy_lag_updates": round(self.learner.updates - played, 1)}
-        return {**lag, "actor_restarts": int(fleet.restarts.sum())}
+        nodes = {node for node, working in zip(fleet.nodes, fleet.working) if working and node}
+        return {**lag, "actor_restarts": int(fleet.restarts.sum()), "actor_nodes": len(nodes)}
 
     def on_log_grid(self, step: int) -> bool:
         return True  # rows come at whatever step the actors' reports reach; a resumed run's come after it

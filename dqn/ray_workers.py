@@ -221,7 +221,8 @@ class ActorWorker:
         scores = list(self.actor.game_scores)
         self.actor.game_scores.clear()  # each finished game is reported once
         report = {"steps": iterations * len(self.rings), "episodes": self.actor.episodes - episodes,
-                  "game_scores": scores, "version": self.version, "restarted": self.restarted, **seconds}
+                  "game_scores": scores, "version": self.version, "restarted": self.restarted,
+                  "node": ray.get_runtime_context().get_node_id(), **seconds}
         self.restarted = False
         return report
 
@@ -301,6 +302,7 @@ class ActorFleet:
         self.failed_through = np.zeros(config.num_actors, dtype=np.int64)  # calls of a loss already counted
         self.restarts = np.zeros(config.num_actors, dtype=np.int64)  # restarts seen in the workers' reports
         self.versions = np.full(config.num_actors, -1)  # of the weights of each worker's last report
+        self.nodes: list[str | None] = [None] * config.num_actors  # the Ray node of each worker's last report
 
     @property
     def seeds(self) -> list[int]:
@@ -388,6 +390,7 @@ class ActorFleet:
             self.game_scores.extend(report["game_scores"])
             self.versions[j] = report["version"]
             self.restarts[j] += report["restarted"]
+            self.nodes[j] = report["node"]
             for phase in seconds:
                 seconds[phase] += report[phase]
         return seconds

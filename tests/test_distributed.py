@@ -21,6 +21,7 @@ from dqn import cli  # noqa: E402
 from dqn.apex import ApexTrainer  # noqa: E402
 from dqn.config import preset_config  # noqa: E402
 from dqn.envs import make_env  # noqa: E402
+from dqn.errors import UserError  # noqa: E402
 from dqn.hardware import choose_runtime  # noqa: E402
 from dqn.learner import Learner  # noqa: E402
 from dqn.ray_workers import ActorFleet, start_replay_server  # noqa: E402
@@ -111,6 +112,7 @@ def test_two_actors_pass_the_debug_notebooks_check(tmp_path, capsys):
     assert lags and max(lags) > 0 and all(0 <= lag <= config.weight_sync_updates + 2 * trainer.update_lag
                                           for lag in lags), (lags, trainer.update_lag)
     assert all(row["actor_restarts"] == "0" for row in rows)
+    assert {row["actor_nodes"] for row in rows} == {"1"}  # one machine, one Ray node
 
 
 def test_no_steps_are_handed_out_past_the_next_checkpoint(tmp_path):
@@ -221,6 +223,29 @@ def test_bad_distributed_input_is_one_line_before_ray_starts(tmp_path, args, nee
     assert needle in lines[0] and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("auth_mode, hinted", [(None, True), ("token", False)])
+def test_a_refused_join_says_how_to_pass_token_authentication(monkeypatch, auth_mode, hinted):
+    """What a `ray start` cluster with token authentication answers a process without the token (seen with
+    Ray 2.60 on two `ray start` nodes here): the error names the setting, unless it is set already."""
+    from dqn import apex
+
+    def refuse(**kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379")
+
+    monkeypatch.setattr(apex.ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(apex.ray, "init", refuse)
+    monkeypatch.setattr(apex, "check_reachable", lambda address: None)
+    if auth_mode:
+        monkeypatch.setenv("RAY_AUTH_MODE", auth_mode)
+    else:
+        monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with pytest.raises(UserError) as error:
+        apex.start_ray(preset_config("cartpole", num_actors=2, ray_address="10.0.0.1:6379"))
+    message = str(error.value)
+    assert message.startswith("cannot join Ray at 10.0.0.1:6379: ConnectionError: Failed to connect to Ray cluster")
+    assert ("set RAY_AUTH_MODE=token" in message) == hinted, message
+
+
 def test_a_single_process_run_never_imports_ray(tmp_path):
     script = ("import sys; from dqn import cli; "
               f"rc = cli.main(['train', '--preset', 'cartpole', '--total-steps', '300', '--out', r'{tmp_path / 'run'}', "
@@ -261,6 +286,7 @@ def test_actors_of_a_lost_node_move_to_another_and_training_goes_on(tmp_path):
         nodes_of_workers = {ray.get(worker.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()))
                             for worker in fleet.workers}
         assert nodes[0].node_id not in nodes_of_workers and len(nodes_of_workers) == 2
+        assert set(fleet.nodes) == nodes_of_workers and trainer.loop_metrics()["actor_nodes"] == 2
     finally:
         if trainer is not None:
             trainer.actor.close()
