@@ -6,7 +6,8 @@ scores only its new snapshots. Minutes are the run's own wall clock at each snap
 its evaluations and checkpoints included.
 
     python benchmarks/compare_runs.py runs/breakout:breakout runs/rainbow:rainbow --protocol noop \\
-        --games 10 --seed 1000 --png curves.png [--reference cleanrl]
+        --games 10 --seed 1000 --png curves.png [--reference cleanrl] [--every 50000]
+    python benchmarks/compare_runs.py RUN:LABEL ... --logged train_score --png curves.png   # plays nothing
 """
 
 from __future__ import annotations
@@ -34,8 +35,18 @@ REFERENCES = {
 }
 
 
-def snapshot_scores(run_dir: Path, protocol: str, games: int, seed: int) -> list[dict]:
-    """[{step, minutes, mean, std}] for each snapshot of run_dir, scored under protocol (cached)."""
+def logged_scores(run_dir: Path, column: str) -> list[dict]:
+    """[{step, minutes, mean}] from the run's own metrics.csv at each of its evaluations: train_score
+    (the last 20 training games) or eval_mean (the loop's greedy evaluation games). Nothing is played."""
+    with open(run_dir / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["eval_mean"] and r[column]]
+    return [{"step": int(r["step"]), "minutes": round(float(r["wall_s"]) / 60, 2), "mean": float(r[column])}
+            for r in rows]
+
+
+def snapshot_scores(run_dir: Path, protocol: str, games: int, seed: int, every: int = 1) -> list[dict]:
+    """[{step, minutes, mean, std}] for each snapshot of run_dir at a multiple of `every` agent steps,
+    scored under protocol (cached)."""
     cache = run_dir / f"snapshot_scores_{protocol}.json"
     known = json.loads(cache.read_text()) if cache.exists() else {}
     settings = {"games": games, "seed": seed}
@@ -44,7 +55,7 @@ def snapshot_scores(run_dir: Path, protocol: str, games: int, seed: int) -> list
     with open(run_dir / "metrics.csv") as f:
         wall_s = {int(r["step"]): float(r["wall_s"]) for r in csv.DictReader(f)}  # a resumed step's last row
     for snapshot in sorted((run_dir / "snapshots").glob("step_*.pt")):
-        if snapshot.name in known["scores"]:
+        if snapshot.name in known["scores"] or int(snapshot.stem.split("_")[1]) % every:
             continue
         agent, config, data = load_agent(snapshot)
         spec = PROTOCOLS[protocol]
@@ -58,10 +69,10 @@ def snapshot_scores(run_dir: Path, protocol: str, games: int, seed: int) -> list
                                           "mean": float(np.mean(scores)), "std": float(np.std(scores))}
         print(f"{run_dir.name} step {step:>8}: {np.mean(scores):6.1f} +- {np.std(scores):5.1f}", flush=True)
         cache.write_text(json.dumps(known, indent=1) + "\n")
-    return sorted(known["scores"].values(), key=lambda row: row["step"])
+    return sorted((row for row in known["scores"].values() if row["step"] % every == 0), key=lambda row: row["step"])
 
 
-def draw(curves: dict[str, list[dict]], references: dict[str, list[tuple[int, float]]], protocol: str,
+def draw(curves: dict[str, list[dict]], references: dict[str, list[tuple[int, float]]], what: str,
          png: Path) -> None:
     import matplotlib
 
@@ -77,7 +88,7 @@ def draw(curves: dict[str, list[dict]], references: dict[str, list[tuple[int, fl
     by_steps.set_xlabel("agent steps (4 frames each)")
     by_minutes.set_xlabel("wall-clock minutes (this machine)")
     for ax in (by_steps, by_minutes):
-        ax.set_ylabel(f"mean score, {protocol} protocol")
+        ax.set_ylabel(what)
         ax.grid(True)
         ax.legend()
     fig.tight_layout()
@@ -92,18 +103,35 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=10, help="games per snapshot")
     parser.add_argument("--seed", type=int, default=1000, help="seed of each snapshot's first game")
     parser.add_argument("--png", type=Path, help="draw the curves here")
+    parser.add_argument("--every", type=int, default=1, help="only snapshots at multiples of this many agent steps")
+    parser.add_argument("--logged", choices=["train_score", "eval_mean"],
+                        help="draw this column of each run's metrics.csv instead of playing the snapshots")
     parser.add_argument("--reference", choices=REFERENCES, help="also draw these published curves (by steps)")
+    parser.add_argument("--at-minutes", type=float, nargs="+", metavar="M",
+                        help="also print each run's last score by each of these minutes of its wall clock")
     args = parser.parse_args()
 
     curves = {}
     for spec in args.runs:
         run_dir, _, label = spec.partition(":")
-        curves[label or Path(run_dir).name] = snapshot_scores(Path(run_dir), args.protocol, args.games, args.seed)
+        curves[label or Path(run_dir).name] = (logged_scores(Path(run_dir), args.logged) if args.logged else
+                                               snapshot_scores(Path(run_dir), args.protocol, args.games, args.seed,
+                                                               args.every))
     print("| run | " + " | ".join(f"{r['step'] // 1000}k" for r in max(curves.values(), key=len)) + " |")
     for label, rows in curves.items():
         print(f"| {label} | " + " | ".join(f"{r['mean']:.1f} ({r['minutes']:.0f} min)" for r in rows) + " |")
+    if args.at_minutes:
+        print("| run | " + " | ".join(f"by {m:g} min" for m in args.at_minutes) + " |")
+        for label, rows in curves.items():
+            cells = []
+            for minutes in args.at_minutes:
+                done = [r for r in rows if r["minutes"] <= minutes]
+                cells.append(f"{done[-1]['mean']:.1f} ({done[-1]['step'] // 1000}k)" if done else "-")
+            print(f"| {label} | " + " | ".join(cells) + " |")
     if args.png:
-        draw(curves, REFERENCES.get(args.reference, {}), args.protocol, args.png)
+        what = {"train_score": "mean score of the last 20 training games", "eval_mean": "the run's own evaluation",
+                None: f"mean score, {args.protocol} protocol"}[args.logged]
+        draw(curves, REFERENCES.get(args.reference, {}), what, args.png)
         print(f"wrote {args.png}")
 
 

@@ -24,6 +24,8 @@ from dqn.protocols import PROTOCOLS, protocol_config
 
 # what --resume may change: how far to train, and (a distributed run) on which Ray cluster
 RESUME_OVERRIDES = ("total_steps", "ray_address")
+# other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
+FLAG_ALIASES = {"ray_address": ("--address",)}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -68,18 +70,18 @@ def probability(text: str) -> float:
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     hints = typing.get_type_hints(TrainConfig)
     for field in dataclasses.fields(TrainConfig):
-        flag = "--" + field.name.replace("_", "-")
+        flags = ["--" + field.name.replace("_", "-"), *FLAG_ALIASES.get(field.name, ())]
         kind = hints[field.name]
         kwargs = {"dest": field.name, "default": None, "help": field.metadata["help"]}
         if field.metadata["parse"] is not None:
-            parser.add_argument(flag, type=field.metadata["parse"], metavar=f"{field.default}|N", **kwargs)
+            parser.add_argument(*flags, type=field.metadata["parse"], metavar=f"{field.default}|N", **kwargs)
         elif kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
         elif kind == tuple[int, ...]:
-            parser.add_argument(flag, type=int, nargs="+", metavar="WIDTH", **kwargs)
+            parser.add_argument(*flags, type=int, nargs="+", metavar="WIDTH", **kwargs)
         else:
             base = next(t for t in typing.get_args(kind) if t is not type(None)) if typing.get_args(kind) else kind
-            parser.add_argument(flag, type=base, metavar=base.__name__.upper(), **kwargs)
+            parser.add_argument(*flags, type=base, metavar=base.__name__.upper(), **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="run folder to create (default: runs/PRESET-seedS-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)
+    train.add_argument("--distributed", action="store_true",
+                       help="Ape-X on Ray with an actor per core of this machine, unless --num-actors says how many")
     train.add_argument("--bf16", "--no-bf16", action=RemovedFlag, nargs=0, help=argparse.SUPPRESS,
                        instead="--precision bf16 (or --precision auto, the default: bf16 only where the "
                                "processor computes it natively)")
@@ -162,6 +166,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.resume is not None:
         others = sorted(set(overrides) - set(RESUME_OVERRIDES)) + [name for name in ("preset", "out")
                                                                    if getattr(args, name) is not None]
+        others += ["distributed"] * args.distributed
         if others:
             raise UserError(f"--resume goes on with the run's own config; only "
                             f"{' and '.join('--' + name.replace('_', '-') for name in RESUME_OVERRIDES)} may change, "
@@ -171,6 +176,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     else:
         if "hidden_sizes" in overrides:
             overrides["hidden_sizes"] = tuple(overrides["hidden_sizes"])
+        if args.distributed and "num_actors" not in overrides:
+            from dqn.hardware import usable_cores
+
+            overrides["num_actors"] = usable_cores()
         preset = args.preset or "breakout"
         config = preset_config(preset, **overrides).validate()
         out = args.out or Path("runs") / f"{preset}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"

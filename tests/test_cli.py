@@ -131,6 +131,16 @@ def test_a_distributed_run_without_ray_installed_is_one_line(tmp_path, monkeypat
     assert not (tmp_path / "run").exists()
 
 
+def test_distributed_and_address_name_the_ape_x_flags_as_ray_does(tmp_path, monkeypatch, capsys):
+    args = cli.build_parser().parse_args(["train", "--distributed", "--address", "10.0.0.1:6379"])
+    assert args.distributed and args.ray_address == "10.0.0.1:6379"
+    # --distributed alone asks for actors, one per core: without Ray installed, the same one line
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "ray" else find_spec(name, *args))
+    assert cli.main(["train", "--preset", "cartpole", "--distributed", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.startswith("dqn: error: num_actors > 0 trains on Ray, which is not installed")
+
+
 def test_out_that_is_a_file_is_refused(tmp_path):
     taken = tmp_path / "taken"
     taken.write_text("mine")

@@ -198,6 +198,8 @@ def test_bad_resume_input(straight, tmp_path):
     assert_one_line_error(dqn("train", "--resume", tmp_path / "empty"), "no checkpoint at")
     assert_one_line_error(dqn("train", "--resume", straight, "--learning-rate", "0.1"),
                           "only --total-steps and --ray-address may change, not --learning-rate")
+    assert_one_line_error(dqn("train", "--resume", straight, "--distributed"),
+                          "only --total-steps and --ray-address may change, not --distributed")
     assert_one_line_error(dqn("train", "--resume", straight), "already has 3000 of its 3000 agent steps")
     assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "0"), "total_steps must be positive")
     assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "4000", "--ray-address", "local"),
