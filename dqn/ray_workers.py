@@ -188,6 +188,7 @@ class ActorWorker:
                                    gamma=cfg.gamma)
         self.unsent: list[deque] = [deque() for _ in range(k)]
         self.replay, self.sends = ray.get_actor(replay_name), []
+        self.node = ray.get_runtime_context().get_node_id()  # a restarted worker is a new process: asks again
         # its predecessor's episodes, if any, end where they are in the replay (ordered before any add of ours)
         self.replay.cut_episodes.remote(self.rings)
 
@@ -222,7 +223,7 @@ class ActorWorker:
         self.actor.game_scores.clear()  # each finished game is reported once
         report = {"steps": iterations * len(self.rings), "episodes": self.actor.episodes - episodes,
                   "game_scores": scores, "version": self.version, "restarted": self.restarted,
-                  "node": ray.get_runtime_context().get_node_id(), **seconds}
+                  "node": self.node, **seconds}
         self.restarted = False
         return report
 

@@ -122,21 +122,23 @@ def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, needle):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_distributed_run_without_ray_installed_is_one_line(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def without_ray(monkeypatch):
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "ray" else find_spec(name, *args))
+
+
+def test_a_distributed_run_without_ray_installed_is_one_line(tmp_path, without_ray, capsys):
     assert cli.main(["train", "--preset", "cartpole", "--num-actors", "2", "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err == ("dqn: error: num_actors > 0 trains on Ray, which is not installed: "
                                        "pip install -e '.[distributed]'\n")
     assert not (tmp_path / "run").exists()
 
 
-def test_distributed_and_address_name_the_ape_x_flags_as_ray_does(tmp_path, monkeypatch, capsys):
+def test_distributed_and_address_name_the_ape_x_flags_as_ray_does(tmp_path, without_ray, capsys):
     args = cli.build_parser().parse_args(["train", "--distributed", "--address", "10.0.0.1:6379"])
     assert args.distributed and args.ray_address == "10.0.0.1:6379"
     # --distributed alone asks for actors, one per core: without Ray installed, the same one line
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "ray" else find_spec(name, *args))
     assert cli.main(["train", "--preset", "cartpole", "--distributed", "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.startswith("dqn: error: num_actors > 0 trains on Ray, which is not installed")
 
