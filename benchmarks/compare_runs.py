@@ -6,7 +6,7 @@ scores only its new snapshots. Minutes are the run's own wall clock at each snap
 its evaluations and checkpoints included.
 
     python benchmarks/compare_runs.py runs/breakout:breakout runs/rainbow:rainbow --protocol noop \\
-        --games 10 --seed 1000 --png curves.png [--reference cleanrl] [--every 50000]
+        --games 10 --seed 1000 --png curves.png [--reference cleanrl] [--every 50000] [--jobs 2]
     python benchmarks/compare_runs.py RUN:LABEL ... --logged train_score --png curves.png   # plays nothing
 """
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +46,32 @@ def logged_scores(run_dir: Path, column: str) -> list[dict]:
             for r in rows]
 
 
-def snapshot_scores(run_dir: Path, protocol: str, games: int, seed: int, every: int = 1) -> list[dict]:
+def score_snapshot(snapshot: Path, protocol: str, games: int, seed: int) -> tuple[str, int, list[float]]:
+    """(file name, agent step, scores) of one snapshot's games under protocol."""
+    agent, config, data = load_agent(snapshot)
+    spec = PROTOCOLS[protocol]
+    env = make_env(protocol_config(config, protocol), evaluation=True)
+    agent.epsilon, agent.rng = spec.epsilon, np.random.default_rng(seed)
+    scores = play_episodes(env, agent, games, greedy=spec.epsilon == 0, t_max=spec.t_max_steps,
+                           seed=seed, full_games=True)
+    env.close()
+    return snapshot.name, int(data["step"]), scores
+
+
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the jobs share the cores
+
+
+def _score_args(args: tuple) -> tuple[str, int, list[float]]:
+    return score_snapshot(*args)
+
+
+def snapshot_scores(run_dir: Path, protocol: str, games: int, seed: int, every: int = 1,
+                    jobs: int = 1) -> list[dict]:
     """[{step, minutes, mean, std}] for each snapshot of run_dir at a multiple of `every` agent steps,
-    scored under protocol (cached)."""
+    scored under protocol (cached); `jobs` snapshots are played at once, each on one torch thread."""
     cache = run_dir / f"snapshot_scores_{protocol}.json"
     known = json.loads(cache.read_text()) if cache.exists() else {}
     settings = {"games": games, "seed": seed}
@@ -54,21 +79,15 @@ def snapshot_scores(run_dir: Path, protocol: str, games: int, seed: int, every: 
         known = {"settings": settings, "scores": {}}
     with open(run_dir / "metrics.csv") as f:
         wall_s = {int(r["step"]): float(r["wall_s"]) for r in csv.DictReader(f)}  # a resumed step's last row
-    for snapshot in sorted((run_dir / "snapshots").glob("step_*.pt")):
-        if snapshot.name in known["scores"] or int(snapshot.stem.split("_")[1]) % every:
-            continue
-        agent, config, data = load_agent(snapshot)
-        spec = PROTOCOLS[protocol]
-        env = make_env(protocol_config(config, protocol), evaluation=True)
-        agent.epsilon, agent.rng = spec.epsilon, np.random.default_rng(seed)
-        scores = play_episodes(env, agent, games, greedy=spec.epsilon == 0, t_max=spec.t_max_steps,
-                               seed=seed, full_games=True)
-        env.close()
-        step = int(data["step"])
-        known["scores"][snapshot.name] = {"step": step, "minutes": round(wall_s[step] / 60, 2),
-                                          "mean": float(np.mean(scores)), "std": float(np.std(scores))}
-        print(f"{run_dir.name} step {step:>8}: {np.mean(scores):6.1f} +- {np.std(scores):5.1f}", flush=True)
-        cache.write_text(json.dumps(known, indent=1) + "\n")
+    todo = [(snapshot, protocol, games, seed) for snapshot in sorted((run_dir / "snapshots").glob("step_*.pt"))
+            if snapshot.name not in known["scores"] and not int(snapshot.stem.split("_")[1]) % every]
+    with multiprocessing.Pool(jobs, initializer=_one_torch_thread) if jobs > 1 else nullcontext() as pool:
+        results = pool.imap(_score_args, todo) if pool else map(_score_args, todo)
+        for name, step, scores in results:
+            known["scores"][name] = {"step": step, "minutes": round(wall_s[step] / 60, 2),
+                                     "mean": float(np.mean(scores)), "std": float(np.std(scores))}
+            print(f"{run_dir.name} step {step:>8}: {np.mean(scores):6.1f} +- {np.std(scores):5.1f}", flush=True)
+            cache.write_text(json.dumps(known, indent=1) + "\n")
     return sorted((row for row in known["scores"].values() if row["step"] % every == 0), key=lambda row: row["step"])
 
 
@@ -104,6 +123,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1000, help="seed of each snapshot's first game")
     parser.add_argument("--png", type=Path, help="draw the curves here")
     parser.add_argument("--every", type=int, default=1, help="only snapshots at multiples of this many agent steps")
+    parser.add_argument("--jobs", type=int, default=1, help="snapshots played at once (one core each)")
     parser.add_argument("--logged", choices=["train_score", "eval_mean"],
                         help="draw this column of each run's metrics.csv instead of playing the snapshots")
     parser.add_argument("--reference", choices=REFERENCES, help="also draw these published curves (by steps)")
@@ -116,7 +136,7 @@ def main() -> None:
         run_dir, _, label = spec.partition(":")
         curves[label or Path(run_dir).name] = (logged_scores(Path(run_dir), args.logged) if args.logged else
                                                snapshot_scores(Path(run_dir), args.protocol, args.games, args.seed,
-                                                               args.every))
+                                                               args.every, args.jobs))
     print("| run | " + " | ".join(f"{r['step'] // 1000}k" for r in max(curves.values(), key=len)) + " |")
     for label, rows in curves.items():
         print(f"| {label} | " + " | ".join(f"{r['mean']:.1f} ({r['minutes']:.0f} min)" for r in rows) + " |")

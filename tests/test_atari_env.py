@@ -219,6 +219,27 @@ def test_replay_samples_only_transitions_that_happened():
     assert sum(terminal for _, (_, _, terminal) in sampled) >= 10  # life losses were sampled too
 
 
+def test_the_actor_makes_up_no_transition_across_a_lost_life():
+    """The training envs reset by hand after each end: an ended step keeps its own last frames as
+    next_obs (what it bootstraps from, or not), and the next step starts a new stack; no transition
+    goes from a lost life's last frames to the reset's."""
+    from dqn.actor import Actor
+
+    actor = Actor(preset_config("breakout", num_envs=2, learning_starts=10**9), seed=0)  # random play
+    previous, ends = None, 0
+    for _ in range(600):
+        steps = actor.step(actor.act(None))  # before learning starts no Q-values are asked for
+        for i in range(2) if previous is not None else ():
+            if previous.terminated[i] or previous.truncated[i]:
+                ends += 1
+                assert not np.array_equal(steps.obs[i][-1], previous.next_obs[i][-1])
+                assert all(np.array_equal(steps.obs[i][0], frame) for frame in steps.obs[i][1:3])  # a new stack
+            else:
+                assert np.array_equal(steps.obs[i], previous.next_obs[i])
+        previous = steps
+    assert ends >= 10 and actor.episodes == ends + sum(previous.terminated | previous.truncated)
+
+
 def test_saved_env_state_goes_on_exactly():
     """env_state/restore_env (what a resumed run continues from) on Breakout: emulator, its RNG,
     lives, frame stack and no-op RNG all come back, through life losses and a new game."""

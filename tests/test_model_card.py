@@ -1,0 +1,56 @@
+"""benchmarks/model_card.py: the card's Hugging Face metadata holds the measured scores."""
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from dqn.config import preset_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import model_card  # noqa: E402
+
+
+def report(protocol, scores, seed, **extra):
+    mean = sum(scores) / len(scores)
+    std = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+    return {"mean_score": mean, "std_score": std, "scores": scores, "games": len(scores), "seed": seed,
+            "protocol": protocol, **extra}
+
+
+def test_front_matter_carries_each_protocols_score_and_command_and_keeps_the_card(tmp_path):
+    model = tmp_path / "breakout"
+    model.mkdir()
+    preset_config("rainbow", noisy=False).save(model / "config.json")
+    (model / "evaluation.json").write_text(json.dumps({
+        "noop": report("noop", [10.0, 30.0], 0),  # mean 20, std 10
+        "sticky": report("sticky", [5.0, 5.0, 8.0, 2.0], 0),  # mean 5, std 2.12
+        "homework": report("homework", [1.0], 9, homework_score=42.0)}))
+    (model / "README.md").write_text("# My agent\n\nIt plays.\n")
+
+    for _ in range(2):  # a second run replaces the block, never stacks another
+        assert model_card.main([str(model), "--name", "Rainbow without noisy nets"]) == 0
+        card = (model / "README.md").read_text()
+        _, block, body = card.split("---\n", 2)
+        assert body == "\n# My agent\n\nIt plays.\n"
+
+    meta = yaml.safe_load(block)
+    assert meta["library_name"] == "dqn"
+    assert {"BreakoutNoFrameskip-v4", "c51", "dueling", "double-dqn", "prioritized-replay",
+            "n-step-returns"} <= set(meta["tags"]) and "noisy-nets" not in meta["tags"]
+    [model_entry] = meta["model-index"]
+    assert model_entry["name"] == "Rainbow without noisy nets"
+    [result] = model_entry["results"]
+    assert result["dataset"] == {"name": "BreakoutNoFrameskip-v4", "type": "BreakoutNoFrameskip-v4"}
+    values = [(m["type"], m["value"]) for m in result["metrics"]]
+    assert values == [("mean_reward", "20.00 +/- 10.00"), ("mean_reward", "5.00 +/- 2.12"),
+                      ("mean_reward", "1.00 +/- 0.00"), ("mean_reward", "42.00")]
+    names = [m["name"] for m in result["metrics"]]
+    assert names[0].endswith(f"2 games, seed 0: dqn evaluate {model.as_posix()} --protocol noop --games 2 --seed 0")
+    assert names[3].endswith(f"dqn evaluate {model.as_posix()} --protocol homework --games 1 --seed 9 --homework")
+
+
+def test_a_model_folder_without_scores_is_one_line(tmp_path, capsys):
+    assert model_card.main([str(tmp_path), "--name", "x"]) == 2
+    assert capsys.readouterr().err == f"model_card: {tmp_path} has no config.json or evaluation.json\n"
