@@ -22,8 +22,6 @@ from dqn.errors import UserError
 from dqn.interrupts import Interrupted, interruptible
 from dqn.protocols import PROTOCOLS, protocol_config
 
-# what --resume may change: how far to train, and (a distributed run) on which Ray cluster
-RESUME_OVERRIDES = ("total_steps", "ray_address")
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}
 
@@ -159,7 +157,7 @@ def _play_by_protocol(agent, args: argparse.Namespace) -> tuple[float, int]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.train import resume, train
+    from dqn.train import RESUME_OVERRIDES, resume, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
@@ -168,9 +166,9 @@ def cmd_train(args: argparse.Namespace) -> None:
                                                                    if getattr(args, name) is not None]
         others += ["distributed"] * args.distributed
         if others:
-            raise UserError(f"--resume goes on with the run's own config; only "
-                            f"{' and '.join('--' + name.replace('_', '-') for name in RESUME_OVERRIDES)} may change, "
-                            f"not --{others[0].replace('_', '-')}")
+            flags = ["--" + name.replace("_", "-") for name in RESUME_OVERRIDES]
+            raise UserError(f"--resume goes on with the run's own config; only {', '.join(flags[:-1])} and "
+                            f"{flags[-1]} may change, not --{others[0].replace('_', '-')}")
         result = resume(args.resume, progress=not args.quiet,
                         **{name: overrides[name] for name in RESUME_OVERRIDES if name in overrides})
     else:

@@ -100,12 +100,18 @@ def last_logged_step(metrics_csv: Path) -> int:
         return 0
 
 
-def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True,
-           ray_address: str | None = None) -> TrainResult:
-    """Go on with the run in run_dir from its checkpoint, optionally to a new total_steps, a distributed
-    run optionally on another Ray cluster (ray_address; 'local' starts one here). A run
+# what a resumed run may change: how far to train, on which Ray cluster (a distributed run), with how many
+# torch threads (a run moved to another machine); nothing that changes what it learns
+RESUME_OVERRIDES = ("total_steps", "ray_address", "torch_threads")
+
+
+def resume(run_dir: Path, progress: bool = True, **changes) -> TrainResult:
+    """Go on with the run in run_dir from its checkpoint, with the RESUME_OVERRIDES fields in changes
+    set anew (total_steps: train on to it; ray_address 'local' starts a Ray here). A run
     stopped before its first checkpoint starts over from its config.json. Says on stderr where it
     goes on from, and how many logged agent steps were lost with the process that stopped."""
+    if set(changes) - set(RESUME_OVERRIDES):
+        raise ValueError(f"resume cannot change {sorted(set(changes) - set(RESUME_OVERRIDES))}")
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"no run folder at {run_dir}")
@@ -122,10 +128,7 @@ def resume(run_dir: Path, total_steps: int | None = None, progress: bool = True,
     else:
         state, config, step = None, TrainConfig.load(config_file), 0
         going_on = f"{run_dir} has no checkpoint.pt (it stopped before its first one): starting it over from its config.json"
-    if total_steps is not None:
-        config = dataclasses.replace(config, total_steps=total_steps).validate()
-    if ray_address is not None:
-        config = dataclasses.replace(config, ray_address=ray_address).validate()
+    config = dataclasses.replace(config, **changes).validate()
     if step >= config.total_steps:
         raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
                         "pass a larger --total-steps to train on")

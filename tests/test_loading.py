@@ -11,8 +11,11 @@ import pytest
 from dqn.config import TrainConfig
 from dqn.loading import load_agent
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "models" / "breakout"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+PRETRAINED = MODELS / "breakout"  # the shipped agent: the notebook's fallback
+FIRST_PRETRAINED = MODELS / "breakout-dqn"  # the agent shipped before it, saved before the split
 needs_pretrained = pytest.mark.skipif(not (PRETRAINED / "best.pt").is_file(), reason="no models/breakout/best.pt")
+needs_first = pytest.mark.skipif(not (FIRST_PRETRAINED / "best.pt").is_file(), reason="no models/breakout-dqn/best.pt")
 
 
 def dqn(*args):
@@ -31,14 +34,23 @@ def test_configs_with_fields_since_replaced_still_load(old_field, old, field, ne
     assert getattr(TrainConfig.from_dict(data), field) == new
 
 
-@needs_pretrained
+@needs_first
 def test_the_pretrained_agent_from_before_the_split_loads():
     """Its config says `dueling` and `bf16`; its weights were saved before heads had names."""
-    agent, config, data = load_agent(PRETRAINED)
+    agent, config, data = load_agent(FIRST_PRETRAINED)
     assert config.head == "dueling" and config.precision == "bf16"
-    assert data["path"] == PRETRAINED / "best.pt"
+    assert data["path"] == FIRST_PRETRAINED / "best.pt"
     assert agent.get_qvalues(np.zeros((2, 4, 84, 84), dtype=np.uint8)).shape == (2, 4)
+    assert TrainConfig.load(FIRST_PRETRAINED / "config.json") == config
+
+
+@needs_pretrained
+def test_the_shipped_agent_is_the_one_its_folder_describes():
+    agent, config, data = load_agent(PRETRAINED)
     assert TrainConfig.load(PRETRAINED / "config.json") == config
+    assert agent.get_qvalues(np.zeros((2, 4, 84, 84), dtype=np.uint8)).shape == (2, 4)
+    evaluation = json.loads((PRETRAINED / "evaluation.json").read_text())
+    assert {report["trained_steps"] for report in evaluation.values()} == {data["step"]}
 
 
 @needs_pretrained

@@ -4,9 +4,10 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from dqn.config import preset_config
+from dqn.config import TrainConfig, preset_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import model_card  # noqa: E402
@@ -54,3 +55,23 @@ def test_front_matter_carries_each_protocols_score_and_command_and_keeps_the_car
 def test_a_model_folder_without_scores_is_one_line(tmp_path, capsys):
     assert model_card.main([str(tmp_path), "--name", "x"]) == 2
     assert capsys.readouterr().err == f"model_card: {tmp_path} has no config.json or evaluation.json\n"
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "breakout"
+
+
+@pytest.mark.skipif(not (SHIPPED / "evaluation.json").is_file(), reason="no models/breakout/evaluation.json")
+def test_the_shipped_cards_metadata_is_its_measured_scores():
+    card = (SHIPPED / "README.md").read_text()
+    name = yaml.safe_load(card.split("---\n", 2)[1])["model-index"][0]["name"]
+    config = TrainConfig.load(SHIPPED / "config.json")
+    evaluation = json.loads((SHIPPED / "evaluation.json").read_text())
+    assert set(evaluation) == {"noop", "sticky", "homework"}
+    assert card.startswith(model_card.front_matter("models/breakout", name, config, evaluation) + "\n")
+
+
+def test_an_unknown_protocol_in_the_scores_is_one_line(tmp_path):
+    preset_config("rainbow").save(tmp_path / "config.json")
+    (tmp_path / "evaluation.json").write_text(json.dumps({"greedy": report("greedy", [1.0], 0)}))
+    with pytest.raises(SystemExit, match="unknown protocol 'greedy'"):
+        model_card.main([str(tmp_path), "--name", "x"])

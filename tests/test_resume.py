@@ -173,6 +173,17 @@ def test_resume_without_saved_replay_refills_it_before_learning(tmp_path):
     assert updates[1000] == 700 and updates[1300] == 700 and updates[1600] == 1000
 
 
+def test_a_resumed_run_may_use_another_number_of_torch_threads(tmp_path):
+    """As on a run moved to another machine; what it learns stays the run's."""
+    out = tmp_path / "run"
+    first = dqn("train", "--out", out, "--total-steps", "600", "--torch-threads", "2", *FLAGS)
+    assert first.returncode == 0 and ", 2 torch threads\n" in first.stderr, first.stderr
+    resumed = dqn("train", "--resume", out, "--total-steps", "700", "--torch-threads", "1", "--quiet")
+    assert resumed.returncode == 0 and ", 1 torch thread\n" in resumed.stderr, resumed.stderr
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 700 and state["config"]["torch_threads"] == 1 and state["config"]["seed"] == 4
+
+
 def test_non_finite_q_values_stop_the_run_and_keep_the_checkpoint(tmp_path):
     config = preset_config("cartpole", total_steps=600, learning_starts=300, eval_freq_steps=0, stop_score=None,
                            save_replay=True)
@@ -197,9 +208,9 @@ def test_bad_resume_input(straight, tmp_path):
     (tmp_path / "empty").mkdir()
     assert_one_line_error(dqn("train", "--resume", tmp_path / "empty"), "no checkpoint at")
     assert_one_line_error(dqn("train", "--resume", straight, "--learning-rate", "0.1"),
-                          "only --total-steps and --ray-address may change, not --learning-rate")
+                          "only --total-steps, --ray-address and --torch-threads may change, not --learning-rate")
     assert_one_line_error(dqn("train", "--resume", straight, "--distributed"),
-                          "only --total-steps and --ray-address may change, not --distributed")
+                          "only --total-steps, --ray-address and --torch-threads may change, not --distributed")
     assert_one_line_error(dqn("train", "--resume", straight), "already has 3000 of its 3000 agent steps")
     assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "0"), "total_steps must be positive")
     assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "4000", "--ray-address", "local"),
