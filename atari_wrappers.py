@@ -1,6 +1,6 @@
-"""The course's `atari_wrappers` module. The implementations live in dqn.atari_wrappers."""
+"""The course's `atari_wrappers` module. The implementations live in dqn.envs.atari_wrappers."""
 
-from dqn.atari_wrappers import (
+from dqn.envs.atari_wrappers import (
     AntiTorchWrapper,
     ClipRewardEnv,
     EpisodicLifeEnv,

@@ -1,5 +1,5 @@
-"""The course's `framebuffer` module. The implementation lives in dqn.framebuffer."""
+"""The course's `framebuffer` module. The implementation lives in dqn.envs.framebuffer."""
 
-from dqn.framebuffer import FrameBuffer
+from dqn.envs.framebuffer import FrameBuffer
 
 __all__ = ["FrameBuffer"]

@@ -1,5 +1,5 @@
-"""The course's `replay_buffer` module. The implementation lives in dqn.replay."""
+"""The course's `replay_buffer` module. The implementation lives in dqn.replay.buffer."""
 
-from dqn.replay import ReplayBuffer
+from dqn.replay.buffer import ReplayBuffer
 
 __all__ = ["ReplayBuffer"]

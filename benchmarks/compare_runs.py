@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dqn.envs import make_env
-from dqn.evaluation import play_episodes
-from dqn.loading import load_agent
-from dqn.protocols import PROTOCOLS, protocol_config
+from dqn.envs.factory import make_env
+from dqn.evaluation.games import play_episodes
+from dqn.train.loading import load_agent
+from dqn.evaluation.protocols import PROTOCOLS, protocol_config
 
 # Published Breakout scores under the noop protocol's wrappers, (agent steps, score): the points of
 # CleanRL's benchmark pages (dqn_atari, c51_atari) that issue 13 quotes; their curves' other points

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from dqn.config import TrainConfig
-from dqn.protocols import PROTOCOLS
+from dqn.evaluation.protocols import PROTOCOLS
 
 
 def evaluate_command(model_dir: str, report: dict) -> str:

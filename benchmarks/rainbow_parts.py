@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dqn.benchmark import run_benchmark
+from dqn.train.benchmark import run_benchmark
 
 # name -> (preset, the fields that take the part out)
 VARIANTS = {

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from dqn.hardware import cpu_capability, cpu_info
+from dqn.machine.hardware import cpu_capability, cpu_info
 
 ROOT = Path(__file__).resolve().parents[1]
 

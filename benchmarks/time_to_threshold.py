@@ -15,9 +15,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-from dqn.envs import make_env
-from dqn.evaluation import homework_score
-from dqn.loading import load_agent
+from dqn.envs.factory import make_env
+from dqn.evaluation.games import homework_score
+from dqn.train.loading import load_agent
 
 
 def main() -> None:

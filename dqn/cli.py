@@ -19,8 +19,8 @@ import numpy as np
 
 from dqn.config import PRESETS, TrainConfig, preset_config
 from dqn.errors import UserError
-from dqn.interrupts import Interrupted, interruptible
-from dqn.protocols import PROTOCOLS, protocol_config
+from dqn.train.interrupts import Interrupted, interruptible
+from dqn.evaluation.protocols import PROTOCOLS, protocol_config
 
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}
@@ -157,7 +157,7 @@ def _play_by_protocol(agent, args: argparse.Namespace) -> tuple[float, int]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.train import RESUME_OVERRIDES, resume, train
+    from dqn.train.single import RESUME_OVERRIDES, resume, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
@@ -175,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         if "hidden_sizes" in overrides:
             overrides["hidden_sizes"] = tuple(overrides["hidden_sizes"])
         if args.distributed and "num_actors" not in overrides:
-            from dqn.hardware import usable_cores
+            from dqn.machine.hardware import usable_cores
 
             overrides["num_actors"] = usable_cores()
         preset = args.preset or "breakout"
@@ -193,8 +193,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str = "homework"):
     """The agent of a run folder or checkpoint, and an evaluation env of the protocol it can play."""
-    from dqn.envs import make_env
-    from dqn.loading import load_agent
+    from dqn.envs.factory import make_env
+    from dqn.train.loading import load_agent
 
     agent, config, data = load_agent(path)
     env = make_env(protocol_config(config, protocol), evaluation=True, render_mode=render_mode)
@@ -205,8 +205,8 @@ def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from dqn.envs import is_atari, make_env
-    from dqn.evaluation import homework_score, play_episodes
+    from dqn.envs.factory import is_atari, make_env
+    from dqn.evaluation.games import homework_score, play_episodes
 
     agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol)
     epsilon, t_max = _play_by_protocol(agent, args)
@@ -234,7 +234,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> None:
-    from dqn.recording import record_game
+    from dqn.evaluation.recording import record_game
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
@@ -254,7 +254,7 @@ def cmd_record(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from dqn.benchmark import run_benchmark
+    from dqn.train.benchmark import run_benchmark
 
     report = run_benchmark(args.steps, args.num_envs, args.preset)
     if args.json:

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from dqn.errors import UserError
-from dqn.hardware import PRECISIONS, Runtime
-from dqn.networks import CNN_ENCODERS, HEADS, HeadOptions
-from dqn.noisy import PAPER_SIGMA0
-from dqn.files import write_atomic
+from dqn.machine.hardware import PRECISIONS, Runtime
+from dqn.agent.networks import CNN_ENCODERS, HEADS, HeadOptions
+from dqn.agent.noisy import PAPER_SIGMA0
+from dqn.train.files import write_atomic
 
 
 def _f(default, help: str, parse=None, **kwargs):

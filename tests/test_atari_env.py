@@ -8,9 +8,9 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from dqn import atari_wrappers as aw
+from dqn.envs import atari_wrappers as aw
 from dqn.config import preset_config
-from dqn.envs import make_atari_env, make_env
+from dqn.envs.factory import make_atari_env, make_env
 
 ENV_ID = "BreakoutNoFrameskip-v4"
 
@@ -71,7 +71,7 @@ def test_a_full_evaluation_game_serves_every_lives_ball():
     """Full-game evaluation (the noop and sticky protocols' `full_games`) goes through all 5 lives:
     after each lost life the ball is served again, so an agent that never presses FIRE still sees
     the game end, long before the step limit, instead of a frozen screen until it."""
-    from dqn.evaluation import play_episodes
+    from dqn.evaluation.games import play_episodes
 
     env = make_env(preset_config("breakout"), evaluation=True)
     steps = []
@@ -192,7 +192,7 @@ def test_replay_samples_only_transitions_that_happened():
     game overs and episode starts."""
     import hashlib
 
-    from dqn.replay import FrameReplay
+    from dqn.replay.buffer import FrameReplay
 
     def key(array):
         return hashlib.md5(np.ascontiguousarray(array).tobytes()).hexdigest()
@@ -223,7 +223,7 @@ def test_the_actor_makes_up_no_transition_across_a_lost_life():
     """The training envs reset by hand after each end: an ended step keeps its own last frames as
     next_obs (what it bootstraps from, or not), and the next step starts a new stack; no transition
     goes from a lost life's last frames to the reset's."""
-    from dqn.actor import Actor
+    from dqn.agent.actor import Actor
 
     actor = Actor(preset_config("breakout", num_envs=2, learning_starts=10**9), seed=0)  # random play
     previous, ends = None, 0
@@ -243,7 +243,7 @@ def test_the_actor_makes_up_no_transition_across_a_lost_life():
 def test_saved_env_state_goes_on_exactly():
     """env_state/restore_env (what a resumed run continues from) on Breakout: emulator, its RNG,
     lives, frame stack and no-op RNG all come back, through life losses and a new game."""
-    from dqn.envs import env_state, restore_env
+    from dqn.envs.factory import env_state, restore_env
 
     env = make_env(preset_config("breakout"))
     env.reset(seed=5)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gymnasium.spaces import Box, Discrete
 
-from dqn.atari_wrappers import (
+from dqn.envs.atari_wrappers import (
     AntiTorchWrapper,
     ClipRewardEnv,
     EpisodicLifeEnv,

@@ -2,7 +2,7 @@
 
 import torch
 
-from dqn.augment import random_shift
+from dqn.agent.augment import random_shift
 
 
 def test_shift_moves_the_image_and_repeats_its_edges():

@@ -224,7 +224,7 @@ def test_bench_reports_speed_and_replay_bytes():
 def test_bench_times_a_presets_own_settings():
     from dataclasses import fields
 
-    from dqn.benchmark import bench_config
+    from dqn.train.benchmark import bench_config
     from dqn.config import preset_config
 
     # the whole command on the quickest preset: its game, envs and one update per agent step

@@ -6,7 +6,7 @@ import csv
 import torch
 
 from dqn.config import preset_config
-from dqn.train import Trainer
+from dqn.train.single import Trainer
 
 TIMING = {"wall_s", "steps_per_s", "time_env_s", "time_act_s", "time_sample_s", "time_update_s"}
 

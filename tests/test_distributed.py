@@ -18,14 +18,14 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from dqn import cli  # noqa: E402
-from dqn.apex import ApexTrainer  # noqa: E402
+from dqn.distributed.apex import ApexTrainer  # noqa: E402
 from dqn.config import preset_config  # noqa: E402
-from dqn.envs import make_env  # noqa: E402
+from dqn.envs.factory import make_env  # noqa: E402
 from dqn.errors import UserError  # noqa: E402
-from dqn.hardware import choose_runtime  # noqa: E402
-from dqn.learner import Learner  # noqa: E402
-from dqn.ray_workers import ActorFleet, start_replay_server  # noqa: E402
-from dqn.replay import build_replay  # noqa: E402
+from dqn.machine.hardware import choose_runtime  # noqa: E402
+from dqn.agent.learner import Learner  # noqa: E402
+from dqn.distributed.workers import ActorFleet, start_replay_server  # noqa: E402
+from dqn.replay.buffer import build_replay  # noqa: E402
 
 
 def start_local_ray():
@@ -227,7 +227,7 @@ def test_bad_distributed_input_is_one_line_before_ray_starts(tmp_path, args, nee
 def test_a_refused_join_says_how_to_pass_token_authentication(monkeypatch, auth_mode, hinted):
     """What a `ray start` cluster with token authentication answers a process without the token (seen with
     Ray 2.60 on two `ray start` nodes here): the error names the setting, unless it is set already."""
-    from dqn import apex
+    from dqn.distributed import apex
 
     def refuse(**kwargs):
         raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379")

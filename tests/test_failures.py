@@ -20,8 +20,8 @@ import torch
 from dqn import cli
 from dqn.config import preset_config
 from dqn.errors import UserError
-from dqn.loop import WriteFailed
-from dqn.train import Trainer, resume
+from dqn.train.loop import WriteFailed
+from dqn.train.single import Trainer, resume
 
 ENOSPC = os.strerror(errno.ENOSPC)
 FAST = dict(total_steps=600, learning_starts=100, log_freq_steps=100, eval_freq_steps=300, eval_games=2,
@@ -107,7 +107,7 @@ def test_a_full_disk_while_appending_to_metrics_names_the_file(tmp_path, monkeyp
 
 
 def test_a_full_disk_while_drawing_the_curves_names_the_file(tmp_path, monkeypatch):
-    monkeypatch.setattr("dqn.loop.save_training_curves", no_room)
+    monkeypatch.setattr("dqn.train.loop.save_training_curves", no_room)
     run = tmp_path / "run"
     with pytest.raises(WriteFailed, match=f"cannot write {run}/curves.png: {ENOSPC}; free space, then go on from "
                                           "its checkpoint of agent step 600"):
@@ -159,7 +159,7 @@ def test_a_replay_the_disk_cannot_hold_is_refused_at_start(tmp_path, monkeypatch
     config = preset_config("cartpole", save_replay=True, **FAST)
     run = tmp_path / "run"
     one_file = 50_000 * 31  # CartPole: 16 bytes of observation and 15 of the rest per transition
-    monkeypatch.setattr("dqn.loop.free_disk_bytes", lambda path: int(1.5 * one_file))
+    monkeypatch.setattr("dqn.train.loop.free_disk_bytes", lambda path: int(1.5 * one_file))
     with pytest.raises(UserError, match=r"--save-replay needs room for two replay files of 1.55 MB \(a new one is written before the old one is "
                                          r"removed\): 3.1 MB more, but the disk of .* has 2.33 MB free"):
         Trainer(config, run, progress=False)
@@ -167,7 +167,7 @@ def test_a_replay_the_disk_cannot_hold_is_refused_at_start(tmp_path, monkeypatch
     monkeypatch.undo()
     Trainer(config, run, progress=False).train()
     # a resumed run's replay file is already there: one more fits
-    monkeypatch.setattr("dqn.loop.free_disk_bytes", lambda path: int(1.5 * one_file))
+    monkeypatch.setattr("dqn.train.loop.free_disk_bytes", lambda path: int(1.5 * one_file))
     assert resume(run, total_steps=700, progress=False).steps == 700
 
 

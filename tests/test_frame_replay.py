@@ -4,9 +4,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from dqn.actor import Transitions
-from dqn.framebuffer import FrameBuffer
-from dqn.replay import FrameReplay
+from dqn.agent.actor import Transitions
+from dqn.envs.framebuffer import FrameBuffer
+from dqn.replay.buffer import FrameReplay
 
 
 class CountingEnv(gym.Env):

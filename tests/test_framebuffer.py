@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from gymnasium.spaces import Box, Discrete
 
-from dqn.framebuffer import FrameBuffer
+from dqn.envs.framebuffer import FrameBuffer
 
 H, W = 3, 4
 

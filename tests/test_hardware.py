@@ -5,11 +5,12 @@ import json
 import pytest
 import torch
 
-from dqn import cli, hardware
+from dqn import cli
+from dqn.machine import hardware
 from dqn.config import TrainConfig, preset_config
 from dqn.errors import UserError
-from dqn.hardware import choose_runtime, cpu_info, native_bf16, resolve_precision, resolve_threads
-from dqn.train import Trainer
+from dqn.machine.hardware import choose_runtime, cpu_info, native_bf16, resolve_precision, resolve_threads
+from dqn.train.single import Trainer
 
 CPU = torch.device("cpu")
 EPYC_AVX2_FLAGS = "fpu sse sse2 avx fma avx2 bmi2"

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from dqn.config import preset_config
-from dqn.hardware import choose_runtime
-from dqn.learner import Learner, TrainingDiverged, training_bytes
-from dqn.loading import build_agent
-from dqn.noisy import NoisyLinear
-from dqn.replay import Batch
+from dqn.machine.hardware import choose_runtime
+from dqn.agent.learner import Learner, TrainingDiverged, training_bytes
+from dqn.agent.policy import build_agent
+from dqn.agent.noisy import NoisyLinear
+from dqn.replay.buffer import Batch
 
 # small stacked images, so that the augmentation's generator is part of the state
 OBS_SHAPE, N_ACTIONS, BATCH = (4, 36, 36), 3, 8

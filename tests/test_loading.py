@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dqn.config import TrainConfig
-from dqn.loading import load_agent
+from dqn.train.loading import load_agent
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 PRETRAINED = MODELS / "breakout"  # the shipped agent: the notebook's fallback

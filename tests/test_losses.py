@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dqn.distributional import atom_support, expected_q
-from dqn.losses import HEAD_LOSSES, c51_td_loss, compute_td_loss, dqn_loss, td_errors, td_loss, td_targets
-from dqn.networks import HEADS, NetworkOutput
+from dqn.heads.distributional import atom_support, expected_q
+from dqn.agent.losses import HEAD_LOSSES, c51_td_loss, compute_td_loss, dqn_loss, td_errors, td_loss, td_targets
+from dqn.agent.networks import HEADS, NetworkOutput
 
 
 class FixedQ(nn.Module):

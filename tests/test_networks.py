@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dqn.networks import HeadOptions, QNetwork
-from dqn.noisy import NoisyLinear
+from dqn.agent.networks import HeadOptions, QNetwork
+from dqn.agent.noisy import NoisyLinear
 
 OPTIONS = HeadOptions(n_atoms=11, v_min=-5.0, v_max=5.0)
 

@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn as nn
 
-from dqn.noisy import NoisyLinear, reset_noise
+from dqn.agent.noisy import NoisyLinear, reset_noise
 
 IN, OUT = 6, 8
 

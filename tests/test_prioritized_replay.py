@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from dqn.actor import Transitions
+from dqn.agent.actor import Transitions
 from dqn.config import preset_config
-from dqn.replay import FrameReplay, PrioritizedFrameReplay
-from dqn.sumtree import SumTree
-from dqn.train import Trainer
+from dqn.replay.buffer import FrameReplay, PrioritizedFrameReplay
+from dqn.replay.sumtree import SumTree
+from dqn.train.single import Trainer
 from test_frame_replay import play
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from dqn.config import TrainConfig, preset_config
-from dqn.envs import env_state, make_atari_env, make_env, restore_env
+from dqn.envs.factory import env_state, make_atari_env, make_env, restore_env
 from dqn.errors import UserError
-from dqn.evaluation import game_over, play_episodes, start_new_game
-from dqn.protocols import FULL_GAME_STEPS, PROTOCOLS, protocol_config
+from dqn.evaluation.games import game_over, play_episodes, start_new_game
+from dqn.evaluation.protocols import FULL_GAME_STEPS, PROTOCOLS, protocol_config
 
 ENV_ID = "BreakoutNoFrameskip-v4"
 PADDLE_X = 72  # Breakout's RAM byte of the paddle's position
@@ -81,7 +81,7 @@ def test_sticky_actions_repeat_the_previous_action(probability, moves):
 def test_sticky_actions_repeat_at_their_rate_each_frame():
     import gymnasium as gym
 
-    from dqn.atari_wrappers import StickyActionEnv
+    from dqn.envs.atari_wrappers import StickyActionEnv
 
     env = StickyActionEnv(gym.make(ENV_ID, repeat_action_probability=0.0), 0.25)
     env.reset(seed=0)

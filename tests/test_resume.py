@@ -8,11 +8,11 @@ import sys
 import pytest
 import torch
 
-from dqn import checkpoint
+from dqn.train import checkpoint
 from dqn.config import preset_config
-from dqn.learner import TrainingDiverged
-from dqn.loop import check_run_dir
-from dqn.train import Trainer, resume
+from dqn.agent.learner import TrainingDiverged
+from dqn.train.loop import check_run_dir
+from dqn.train.single import Trainer, resume
 
 TIMING = {"wall_s", "steps_per_s", "time_env_s", "time_act_s", "time_sample_s", "time_update_s"}
 FLAGS = ["--preset", "cartpole", "--seed", "4", "--save-replay", "--checkpoint-freq-steps", "500",

@@ -1,4 +1,4 @@
-"""The Ray actors of distributed training (Ape-X, dqn/apex.py), and the driver's handles on them.
+"""The Ray actors of distributed training (Ape-X, dqn/distributed/apex.py), and the driver's handles on them.
 
 ReplayServer holds the run's one replay (replay.build_replay), with a ring for each env of every
 actor: the actors send it their transitions themselves, the learner samples from it. ActorWorker
@@ -25,14 +25,14 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from tqdm import tqdm
 
-from dqn.actor import SCORE_WINDOW_GAMES, Actor, Transitions
+from dqn.agent.actor import SCORE_WINDOW_GAMES, Actor, Transitions
 from dqn.config import TrainConfig
 from dqn.errors import UserError
-from dqn.loading import build_agent
-from dqn.losses import HEAD_LOSSES, network_outputs
-from dqn.noisy import reset_noise
-from dqn.replay import Batch, FrameReplay, build_replay, frames_per_observation
-from dqn.schedules import apex_epsilons
+from dqn.agent.policy import build_agent
+from dqn.agent.losses import HEAD_LOSSES, network_outputs
+from dqn.agent.noisy import reset_noise
+from dqn.replay.buffer import Batch, FrameReplay, build_replay, frames_per_observation
+from dqn.agent.schedules import apex_epsilons
 
 # agent steps of each env per collect call, and at most between two sends of a worker
 STEPS_PER_CALL = 50

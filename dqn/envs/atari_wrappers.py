@@ -1,7 +1,7 @@
 """Atari wrappers in the spirit of OpenAI baselines, for the gymnasium API.
 
 Usual order, innermost first: StickyActionEnv, NoopResetEnv, MaxAndSkipEnv, EpisodicLifeEnv,
-FireResetEnv, ClipRewardEnv, PreprocessAtariObs, FrameBuffer (see dqn.envs.make_atari_env).
+FireResetEnv, ClipRewardEnv, PreprocessAtariObs, FrameBuffer (see dqn.envs.factory.make_atari_env).
 
 Gymnasium 1.x wrappers no longer forward unknown attributes, so read an inner
 wrapper's attribute through the stack with
@@ -142,7 +142,7 @@ class StickyActionEnv(gym.Wrapper):
 
     The ALE can do this itself, but keeps the previous action out of the state it clones, so a
     restored env would forget it. Here it is an attribute, pickled with the wrapper chain, and
-    the draws come from the env's np_random, which dqn.envs.env_state saves: exact resume holds.
+    the draws come from the env's np_random, which dqn.envs.factory.env_state saves: exact resume holds.
     """
 
     def __init__(self, env: gym.Env, repeat_action_probability: float):

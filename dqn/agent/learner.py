@@ -11,16 +11,17 @@ import copy
 import numpy as np
 import torch
 
-from dqn.augment import random_shift
+from dqn.agent.augment import random_shift
 from dqn.config import TrainConfig
 from dqn.errors import UserError
-from dqn.hardware import Runtime
-from dqn.loading import build_agent
-from dqn.losses import HEAD_LOSSES, network_outputs, weighted_mean
-from dqn.networks import CNN_ENCODERS
-from dqn.noisy import reset_noise
-from dqn.replay import Batch
-from dqn.system import available_ram_bytes, size_text
+from dqn.machine.hardware import Runtime
+from dqn.agent.policy import build_agent
+from dqn.agent.losses import HEAD_LOSSES, network_outputs, weighted_mean
+from dqn.agent.networks import CNN_ENCODERS
+from dqn.agent.noisy import reset_noise
+from dqn.envs.spaces import is_image
+from dqn.replay.buffer import Batch
+from dqn.machine.system import available_ram_bytes, size_text
 
 
 class TrainingDiverged(UserError):
@@ -31,10 +32,10 @@ def training_bytes(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: i
     """About the bytes that training the network of config takes, from its widest dense layers
     (an MLP's, or a CNN's dense layer and head), and a description of that network."""
     c51 = config.head.startswith("c51")
-    if len(obs_shape) == 1:
-        widths, network = [obs_shape[0], *config.hidden_sizes], f"an MLP with hidden_sizes {config.hidden_sizes}"
-    else:
+    if is_image(obs_shape):
         widths, network = [CNN_ENCODERS[config.cnn][1]], f"the {config.cnn} CNN"
+    else:
+        widths, network = [obs_shape[0], *config.hidden_sizes], f"an MLP with hidden_sizes {config.hidden_sizes}"
     network += f" and a {config.head} head of {config.n_atoms} atoms" if c51 else ""
     body = [a * b for a, b in zip(widths, widths[1:])]
     outputs_per_action = config.n_atoms if c51 else 1

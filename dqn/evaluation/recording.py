@@ -12,8 +12,8 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from dqn.evaluation import play_episodes
-from dqn.protocols import FULL_GAME_STEPS
+from dqn.evaluation.games import play_episodes
+from dqn.evaluation.protocols import FULL_GAME_STEPS
 
 
 def _annotate(frame: np.ndarray, scale: int, text: str) -> np.ndarray:

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dqn.envs.spaces import is_image
 from dqn.errors import UserError
-from dqn.files import write_atomic
-from dqn.sumtree import SumTree
-from dqn.system import available_ram_bytes
+from dqn.train.files import write_atomic
+from dqn.replay.sumtree import SumTree
+from dqn.machine.system import available_ram_bytes
 
 if TYPE_CHECKING:
     from dqn.config import TrainConfig
@@ -402,7 +403,7 @@ class PrioritizedFrameReplay(FrameReplay):
 
 def frames_per_observation(config: TrainConfig, obs_shape: tuple[int, ...]) -> int:
     """How many frames an observation stacks: config.frame_stack for images, 1 for vectors."""
-    return config.frame_stack if len(obs_shape) == 3 else 1
+    return config.frame_stack if is_image(obs_shape) else 1
 
 
 def check_replay(config: TrainConfig, obs_shape: tuple[int, ...], obs_dtype, num_envs: int) -> None:

@@ -1,4 +1,4 @@
-"""What every training loop shares, whatever makes its agent steps: the learner (dqn/learner.py), evaluation
+"""What every training loop shares, whatever makes its agent steps: the learner (dqn/agent/learner.py), evaluation
 and the best model, metrics.csv, TensorBoard and the progress bar, checkpoints gathered from each part's
 state, and stop requests. A loop (train.Trainer in one process, apex.ApexTrainer on Ray) says how its
 actors play and how the learner gets its batches. The loops are the only parts that know the run folder."""
@@ -22,18 +22,19 @@ import psutil
 import torch
 from tqdm import tqdm
 
-from dqn import checkpoint
+from dqn.train import checkpoint
 from dqn.config import TrainConfig
-from dqn.envs import make_env
+from dqn.envs.factory import make_env
+from dqn.envs.spaces import is_image
 from dqn.errors import UserError
-from dqn.evaluation import play_episodes
-from dqn.hardware import choose_runtime, resolve_threads
-from dqn.files import deferred_thread_write_errors, naming_the_file, write_atomic
-from dqn.interrupts import stop_requests
-from dqn.learner import Learner, TrainingDiverged
-from dqn.plotting import save_training_curves
-from dqn.schedules import linear_decay
-from dqn.system import free_disk_bytes, is_enough_ram, reuse_freed_memory, size_text
+from dqn.evaluation.games import play_episodes
+from dqn.machine.hardware import choose_runtime, resolve_threads
+from dqn.train.files import deferred_thread_write_errors, naming_the_file, write_atomic
+from dqn.train.interrupts import stop_requests
+from dqn.agent.learner import Learner, TrainingDiverged
+from dqn.train.plotting import save_training_curves
+from dqn.agent.schedules import linear_decay
+from dqn.machine.system import free_disk_bytes, is_enough_ram, reuse_freed_memory, size_text
 
 METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
                  "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std",
@@ -116,10 +117,10 @@ class TrainingLoop(ABC):
         seed_everything(cfg.seed)
         self.eval_env = make_env(cfg, evaluation=True)
         space = self.eval_env.observation_space  # the training envs' too: only rewards and lives differ
-        images = len(space.shape) == 3
+        images = is_image(space.shape)
         self.runtime = choose_runtime(cfg.device, cfg.precision, self.learner_threads(images), image_observations=images)
         torch.set_num_threads(self.runtime.torch_threads)
-        if cfg.augment_shift_px and len(space.shape) != 3:
+        if cfg.augment_shift_px and not images:
             raise UserError(f"augment_shift_px shifts images; {cfg.env_id} has observations of shape {space.shape}")
         self.learner = Learner(cfg, space.shape, int(self.eval_env.action_space.n), self.runtime)
         # last, after every check that fails fast: a distributed loop starts processes here

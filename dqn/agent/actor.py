@@ -15,10 +15,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dqn.agent import epsilon_greedy
+from dqn.agent.policy import epsilon_greedy
 from dqn.config import TrainConfig
-from dqn.envs import env_state, make_env, restore_env
-from dqn.schedules import linear_decay
+from dqn.envs.factory import env_state, make_env, restore_env
+from dqn.agent.schedules import linear_decay
 
 # a batch of observations -> its Q-values, (batch, n_actions)
 QFunction = Callable[[np.ndarray], np.ndarray]

@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from dqn.config import preset_config
-from dqn.interrupts import Interrupted
-from dqn.train import Trainer
+from dqn.train.interrupts import Interrupted
+from dqn.train.single import Trainer
 
 WARMUP_STEPS = 1_000
 

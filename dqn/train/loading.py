@@ -1,23 +1,14 @@
-"""A trained agent from its files, and the network a config describes, apart from training:
-evaluate, record, the notebooks and the benchmarks load an agent without importing the loop."""
+"""A trained agent from its run folder or checkpoint file, apart from training: evaluate, record, the
+notebooks and the benchmarks load an agent without importing the loop."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from dqn import checkpoint
-from dqn.agent import DQNAgent
+from dqn.train import checkpoint
+from dqn.agent.policy import DQNAgent, build_agent
 from dqn.config import TrainConfig
 from dqn.errors import UserError
-from dqn.networks import HeadOptions
-
-
-def build_agent(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> DQNAgent:
-    """The untrained agent of config, for observations of obs_shape and n_actions actions."""
-    options = HeadOptions(noisy_sigma0=config.noisy_sigma0 if config.noisy else None,
-                          n_atoms=config.n_atoms, v_min=config.v_min, v_max=config.v_max)
-    return DQNAgent(obs_shape, n_actions, hidden_sizes=config.hidden_sizes, head=config.head,
-                    seed=config.seed, cnn=config.cnn, options=options)
 
 
 def load_agent(path: Path) -> tuple[DQNAgent, TrainConfig, dict]:

@@ -8,8 +8,9 @@ from typing import Callable, NamedTuple
 import torch
 import torch.nn as nn
 
-from dqn.distributional import atom_support, expected_q
-from dqn.noisy import NoisyLinear
+from dqn.heads.distributional import atom_support, expected_q
+from dqn.agent.noisy import NoisyLinear
+from dqn.envs.spaces import is_image
 
 
 class NetworkOutput(NamedTuple):
@@ -144,15 +145,13 @@ class QNetwork(nn.Module):
         super().__init__()
         self.obs_shape = tuple(obs_shape)
         self.n_actions = n_actions
-        if len(obs_shape) == 1:
-            self.body = mlp_body(obs_shape[0], hidden_sizes, options.dense)
-            features = hidden_sizes[-1]
-        elif len(obs_shape) == 3:
+        if is_image(obs_shape):
             self.body, features = cnn_body(cnn, *obs_shape, options.dense)
             # oneDNN's convolutions run faster on channels-last (NHWC) weights and inputs
             self.body.to(memory_format=torch.channels_last)
         else:
-            raise ValueError(f"no network for observations of shape {obs_shape}")
+            self.body = mlp_body(obs_shape[0], hidden_sizes, options.dense)
+            features = hidden_sizes[-1]
         # noisy nets make the dense layers noisy, as Rainbow does: the one that makes the
         # features and the head's
         self.head = HEADS[head](features, n_actions, options)

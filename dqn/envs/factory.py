@@ -7,9 +7,9 @@ import pickle
 import gymnasium as gym
 import numpy as np
 
-from dqn import atari_wrappers as aw
+from dqn.envs import atari_wrappers as aw
 from dqn.errors import UserError
-from dqn.framebuffer import FrameBuffer
+from dqn.envs.framebuffer import FrameBuffer
 
 # name -> (frame size, crop, grayscale weights) of PreprocessAtariObs
 ATARI_PREPROCESSING = {

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from dqn.config import TrainConfig
-from dqn.envs import FRAME_SKIP, MAX_FRAMES_PER_GAME, is_atari
+from dqn.envs.factory import FRAME_SKIP, MAX_FRAMES_PER_GAME, is_atari
 from dqn.errors import UserError
 
 # the emulator also ends a game at MAX_FRAMES_PER_GAME, reset frames included (envs.make_atari_env)

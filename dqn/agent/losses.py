@@ -12,8 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dqn.distributional import c51_loss, c51_targets
-from dqn.networks import NetworkOutput
+from dqn.heads.distributional import c51_loss, c51_targets
+from dqn.agent.networks import NetworkOutput
 
 
 def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from dqn.networks import HeadOptions, QNetwork
+from dqn.agent.networks import HeadOptions, QNetwork
+from dqn.config import TrainConfig
 
 
 def epsilon_greedy(qvalues: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
@@ -44,3 +45,11 @@ class DQNAgent(nn.Module):
     def sample_actions(self, qvalues: np.ndarray) -> np.ndarray:
         """Epsilon-greedy actions, with the agent's epsilon and random generator."""
         return epsilon_greedy(qvalues, self.epsilon, self.rng)
+
+
+def build_agent(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> DQNAgent:
+    """The untrained agent of config, for observations of obs_shape and n_actions actions."""
+    options = HeadOptions(noisy_sigma0=config.noisy_sigma0 if config.noisy else None,
+                          n_atoms=config.n_atoms, v_min=config.v_min, v_max=config.v_max)
+    return DQNAgent(obs_shape, n_actions, hidden_sizes=config.hidden_sizes, head=config.head,
+                    seed=config.seed, cnn=config.cnn, options=options)

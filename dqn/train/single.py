@@ -1,6 +1,6 @@
-"""Training in one process: the actor (dqn/actor.py) steps its envs, the replay keeps their transitions,
+"""Training in one process: the actor (dqn/agent/actor.py) steps its envs, the replay keeps their transitions,
 and the learner trains on them in turn, on the schedule of the config; loop.TrainingLoop does the rest.
-Here too the entry points train and resume, which run a distributed config on Ray (dqn/apex.py)."""
+Here too the entry points train and resume, which run a distributed config on Ray (dqn/distributed/apex.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dqn import checkpoint
-from dqn.actor import Actor, Transitions
+from dqn.train import checkpoint
+from dqn.agent.actor import Actor, Transitions
 from dqn.config import TrainConfig
 from dqn.errors import UserError
-from dqn.loop import TrainingLoop, TrainResult, multiples_crossed
-from dqn.replay import FrameReplay, build_replay
+from dqn.train.loop import TrainingLoop, TrainResult, multiples_crossed
+from dqn.replay.buffer import FrameReplay, build_replay
 
 
 class Trainer(TrainingLoop):
@@ -79,7 +79,7 @@ def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resu
         return Trainer(config, run_dir, progress, resume_state, start_over)
     if importlib.util.find_spec("ray") is None:
         raise UserError("num_actors > 0 trains on Ray, which is not installed: pip install -e '.[distributed]'")
-    from dqn.apex import ApexTrainer
+    from dqn.distributed.apex import ApexTrainer
 
     return ApexTrainer(config, run_dir, progress, resume_state, start_over)
 

@@ -1,0 +1,1 @@
+"""Experience replay: frames stored once as bytes, n-step returns, proportional prioritized sampling."""
