@@ -15,7 +15,7 @@ PUBLIC = {
     "make_env": "dqn.envs.factory", "make_atari_env": "dqn.envs.factory",
     "play_episodes": "dqn.evaluation.games", "homework_score": "dqn.evaluation.games",
     "record_game": "dqn.evaluation.recording",
-    "HEADS": "dqn.agent.networks",
+    "HEADS": "dqn.agent.heads",
 }
 
 __all__ = sorted(PUBLIC)

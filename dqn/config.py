@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 
 from dqn.errors import UserError
 from dqn.machine.hardware import PRECISIONS, Runtime
-from dqn.agent.networks import CNN_ENCODERS, HEADS, HeadOptions
+from dqn.agent.heads import HEADS
+from dqn.agent.networks import CNN_ENCODERS
 from dqn.agent.noisy import PAPER_SIGMA0
 from dqn.train.files import write_atomic
 
@@ -36,8 +37,16 @@ def auto_or_int(text: str) -> int | str:
     return "auto" if text == "auto" else int(text)
 
 
+def heads_help() -> str:
+    """--head's help: each head of heads.HEADS, said by itself."""
+    *others, last = [head.description for head in HEADS.values()]
+    return f"the network's head: {', '.join(others)} or {last}"
+
+
 @dataclass
-class TrainConfig:
+class CommonConfig:
+    """The fields of every run; TrainConfig adds the options of each head (heads.base.Option) after them."""
+
     env_id: str = _f("CartPole-v1", "gymnasium environment id")
     seed: int = _f(0, "seed for python, numpy, torch and the environments")
     total_steps: int = _f(50_000, "agent steps to train for")
@@ -64,14 +73,7 @@ class TrainConfig:
     eps_decay_steps: int = _f(10_000, "agent steps (counted from step 0) over which epsilon decays linearly "
                                       "(ignored with noisy)")
     double_dqn: bool = _f(True, "pick the next action with the online network (Double DQN)")
-    head: str = _f("q", "the network's head: 'q' (one linear layer), 'dueling' (Q = V + A - mean(A), "
-                        "Wang et al. 2016), 'c51' (a distribution of returns on n_atoms atoms from v_min to "
-                        "v_max, Bellemare et al. 2017; trained on its cross-entropy, Q its mean) or 'c51-dueling' "
-                        "(C51 with the dueling split per atom, as in Rainbow)")
-    n_atoms: int = _f(HeadOptions.n_atoms, "c51 heads: atoms of each return distribution (at least 2)")
-    v_min: float = _f(HeadOptions.v_min, "c51 heads: the lowest atom, the smallest return the distribution can hold "
-                             "(returns are of clipped rewards on Atari)")
-    v_max: float = _f(HeadOptions.v_max, "c51 heads: the highest atom, the largest return the distribution can hold")
+    head: str = _f("q", heads_help())
     noisy: bool = _f(False, "noisy nets (Fortunato et al. 2017): the dense layers (the one after the CNN or "
                             "the MLP's last, and the head's) carry learned Gaussian noise, resampled before "
                             "each acting step and each update, and explore in place of epsilon-greedy: "
@@ -162,9 +164,7 @@ class TrainConfig:
             raise UserError(f"cnn must be one of {', '.join(CNN_ENCODERS)}, got {self.cnn!r}")
         if self.head not in HEADS:
             raise UserError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
-        if not (float("-inf") < self.v_min < self.v_max < float("inf") and self.n_atoms >= 2):
-            raise UserError(f"c51 atoms need finite v_min < v_max and n_atoms >= 2, got v_min {self.v_min}, "
-                            f"v_max {self.v_max}, n_atoms {self.n_atoms}")
+        HEADS[self.head].check(self)
         if not self.noisy_sigma0 > 0:
             raise UserError(f"noisy_sigma0 must be > 0, got {self.noisy_sigma0}")
         if self.loss not in ("mse", "huber"):
@@ -219,6 +219,14 @@ class TrainConfig:
             return cls.from_dict(json.loads(Path(path).read_text())).validate()
         except (OSError, ValueError, TypeError) as exc:
             raise UserError(f"{path} is not a readable dqn config ({type(exc).__name__}: {exc})") from None
+
+
+# every head's options, once each (heads may share them, as the two c51 heads do)
+HEAD_OPTIONS = list({option.name: option for head in HEADS.values() for option in head.options}.values())
+TrainConfig = make_dataclass("TrainConfig", [(option.name, option.type, _f(option.default, option.help))
+                                             for option in HEAD_OPTIONS], bases=(CommonConfig,))
+TrainConfig.__module__ = __name__  # pickled by name (Ray sends configs to its workers)
+TrainConfig.__doc__ = """A run's whole configuration: CommonConfig's fields, then each head's options."""
 
 
 PRESETS: dict[str, dict] = {

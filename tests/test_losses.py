@@ -5,9 +5,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dqn.heads.distributional import atom_support, expected_q
-from dqn.agent.losses import HEAD_LOSSES, c51_td_loss, compute_td_loss, dqn_loss, td_errors, td_loss, td_targets
-from dqn.agent.networks import HEADS, NetworkOutput
+from dqn.agent.heads import HEADS
+from dqn.agent.heads.base import NetworkOutput
+from dqn.agent.heads.c51 import C51Output, atom_support, expected_q
+from dqn.agent.losses import compute_td_loss, td_errors, td_loss, td_targets
+from dqn.config import TrainConfig
 
 
 class FixedQ(nn.Module):
@@ -112,26 +114,26 @@ def test_dqn_loss_gives_each_sample_its_loss_and_priority():
     next_target = NetworkOutput(torch.tensor([TARGET[1], TARGET[3]]))
     next_online = NetworkOutput(torch.tensor([ONLINE[1], ONLINE[3]]))
     discounts = GAMMA * (1 - torch.tensor(DONES).float())
-    losses, priorities = dqn_loss(outputs, next_target, None, torch.tensor(ACTIONS), torch.tensor(REWARDS),
-                                  discounts, kind="mse")
+    losses, priorities = HEADS["q"].loss(outputs, next_target, None, torch.tensor(ACTIONS), torch.tensor(REWARDS),
+                                         discounts, TrainConfig(loss="mse"))
     # targets 4 and -1 (test_vanilla_target_...): errors 2 - 4 and 4 + 1
     assert losses.tolist() == [4.0, 25.0] and priorities.tolist() == [2.0, 5.0]
-    _, priorities = dqn_loss(outputs, next_target, next_online, torch.tensor(ACTIONS), torch.tensor(REWARDS),
-                             discounts, kind="huber")
+    _, priorities = HEADS["q"].loss(outputs, next_target, next_online, torch.tensor(ACTIONS), torch.tensor(REWARDS),
+                                    discounts, TrainConfig(loss="huber"))
     assert priorities.tolist() == [1.0, 5.0]  # Double DQN's target 3
 
 
-def point_masses(atoms: list[list[int]], support: torch.Tensor) -> NetworkOutput:
+def point_masses(atoms: list[list[int]], support: torch.Tensor) -> C51Output:
     """Outputs whose every action's distribution sits on one atom: atoms[sample][action]."""
     logits = 50.0 * torch.nn.functional.one_hot(torch.tensor(atoms), len(support)).float()
-    return NetworkOutput(expected_q(logits, support), logits, support)
+    return C51Output(expected_q(logits, support), logits, support)
 
 
-def test_c51_loss_takes_returns_discounts_and_terminals_as_dqn_loss_does():
+def test_c51_loss_takes_returns_discounts_and_terminals_as_the_q_heads_loss_does():
     support = atom_support(-2.0, 2.0, 5)  # atoms -2, -1, 0, 1, 2
     torch.manual_seed(0)
     logits = torch.randn(2, 2, 5)
-    outputs = NetworkOutput(expected_q(logits, support), logits, support)
+    outputs = C51Output(expected_q(logits, support), logits, support)
     # next states: the target network puts action 0 on atom 0 (z = 0) and action 1 on atom 2 (z = 2);
     # the online one prefers action 0
     next_target = point_masses([[2, 4], [2, 4]], support)
@@ -143,14 +145,12 @@ def test_c51_loss_takes_returns_discounts_and_terminals_as_dqn_loss_does():
     def cross_entropy(sample, atom):
         return -torch.log_softmax(logits[sample, ACTIONS[sample]], dim=-1)[atom]
 
-    losses, priorities = c51_td_loss(outputs, next_target, None, actions, returns, discounts, kind="huber")
+    c51 = HEADS["c51"]
+    losses, priorities = c51.loss(outputs, next_target, None, actions, returns, discounts, TrainConfig(loss="huber"))
     # targets 1 + 0.5 * 2 = 2 (atom 4) and -1 (atom 1: no bootstrap)
     assert torch.allclose(losses, torch.stack([cross_entropy(0, 4), cross_entropy(1, 1)]))
     assert torch.equal(priorities, losses) and not priorities.requires_grad
-    losses, _ = c51_td_loss(outputs, next_target, next_online, actions, returns, discounts, kind="huber")
+    losses, _ = c51.loss(outputs, next_target, next_online, actions, returns, discounts, TrainConfig(loss="huber"))
     # Double: the online network picks action 0, the target network's z = 0 there: target 1 (atom 3)
     assert torch.allclose(losses, torch.stack([cross_entropy(0, 3), cross_entropy(1, 1)]))
 
-
-def test_every_head_has_its_loss():
-    assert set(HEAD_LOSSES) == set(HEADS)

@@ -16,12 +16,13 @@ from dqn.config import TrainConfig
 from dqn.errors import UserError
 from dqn.machine.hardware import Runtime
 from dqn.agent.policy import build_agent
-from dqn.agent.losses import HEAD_LOSSES, network_outputs, weighted_mean
+from dqn.agent.heads import HEADS
+from dqn.agent.losses import weighted_mean
 from dqn.agent.networks import CNN_ENCODERS
 from dqn.agent.noisy import reset_noise
 from dqn.envs.spaces import is_image
 from dqn.replay.buffer import Batch
-from dqn.machine.system import available_ram_bytes, size_text
+from dqn.machine.system import check_fits_in_ram
 
 
 class TrainingDiverged(UserError):
@@ -30,37 +31,28 @@ class TrainingDiverged(UserError):
 
 def training_bytes(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> tuple[int, str]:
     """About the bytes that training the network of config takes, from its widest dense layers
-    (an MLP's, or a CNN's dense layer and head), and a description of that network."""
-    c51 = config.head.startswith("c51")
+    (an MLP's, or a CNN's dense layer) and its head's weights, and a description of that network."""
+    head = HEADS[config.head]
     if is_image(obs_shape):
         widths, network = [CNN_ENCODERS[config.cnn][1]], f"the {config.cnn} CNN"
     else:
         widths, network = [obs_shape[0], *config.hidden_sizes], f"an MLP with hidden_sizes {config.hidden_sizes}"
-    network += f" and a {config.head} head of {config.n_atoms} atoms" if c51 else ""
     body = [a * b for a, b in zip(widths, widths[1:])]
-    outputs_per_action = config.n_atoms if c51 else 1
-    head = [widths[-1] * n_actions * outputs_per_action]
-    if config.head.endswith("dueling"):
-        head.append(widths[-1] * outputs_per_action)  # the value stream
-    if config.noisy:  # noisy layers (the body's last, the head's) hold a mean and a scale per weight
+    if config.noisy:  # the body's last dense layer is noisy: a mean and a scale per weight
         body[-1:] = [2 * n for n in body[-1:]]
-        head = [2 * n for n in head]
     # float32; training keeps four copies: the network, its target, Adam's two moments
-    return 4 * 4 * (sum(body) + sum(head)), network
+    return 4 * 4 * (sum(body) + head.weights(widths[-1], n_actions, config)), f"{network} and {head.describe(config)}"
 
 
 def check_network_fits(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> None:
-    """Refuse a network that the RAM cannot train, an MLP as wide as hidden_sizes asks or a c51 head
-    of as many atoms as n_atoms asks, as the loop refuses such a replay."""
+    """Refuse a network that the RAM cannot train, an MLP as wide as hidden_sizes asks or a head
+    as large as its options ask, as the replay refuses a buffer_size too large."""
     needed, network = training_bytes(config, obs_shape, n_actions)
-    available = available_ram_bytes()
-    if needed > 0.9 * available:
-        raise UserError(f"{network} needs {size_text(needed)} "
-                        f"to train, more than the {size_text(available)} of RAM available")
+    check_fits_in_ram(needed, f"training {network}")
 
 
 class Learner:
-    """Trains the online network on replay batches with the loss of its head (losses.HEAD_LOSSES)."""
+    """Trains the online network on replay batches with the loss of its head (heads.HEADS)."""
 
     def __init__(self, config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int, runtime: Runtime):
         check_network_fits(config, obs_shape, n_actions)
@@ -70,9 +62,10 @@ class Learner:
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.learning_rate,
                                           eps=config.adam_eps, fused=True)
-        self.loss = HEAD_LOSSES[config.head]
-        # the augmentation's shifts and the noisy layers' noise come from generators of their own,
-        # saved in state_dict, so they resume exactly on any device
+        self.head = HEADS[config.head]
+        # the augmentation's shifts, and the noisy layers' noise and the head's inputs (IQN's
+        # quantile fractions), come from generators of their own, saved in state_dict, so they
+        # resume exactly on any device
         self.augment_rng = torch.Generator().manual_seed(config.seed)
         self.noise_rng = torch.Generator().manual_seed(config.seed + 1)
         self.updates = 0
@@ -89,8 +82,9 @@ class Learner:
         what the actor acts on; with noisy nets, under noise drawn afresh for this acting step."""
         if self.config.noisy:
             reset_noise(self.online, self.noise_rng)
+        inputs = self.head.inputs("act", len(obs), self.config, self.noise_rng)
         with self.runtime.autocast():
-            return self.online.get_qvalues(obs)
+            return self.online.get_qvalues(obs, **inputs)
 
     def update(self, batch: Batch) -> tuple[dict[str, float], np.ndarray]:
         """One gradient step on a replay batch. Returns its metrics (loss, mean Q, gradient norm
@@ -106,9 +100,9 @@ class Learner:
             reset_noise(self.online, self.noise_rng)
             reset_noise(self.target, self.noise_rng)
         with self.runtime.autocast():
-            outputs, next_target, next_online = network_outputs(self.online.network, self.target.network, obs,
-                                                                next_obs, cfg.double_dqn)
-        losses, priorities = self.loss(outputs, next_target, next_online, actions, returns, discounts, kind=cfg.loss)
+            outputs, next_target, next_online = self.head.outputs(self.online.network, self.target.network, obs,
+                                                                  next_obs, cfg, self.noise_rng)
+        losses, priorities = self.head.loss(outputs, next_target, next_online, actions, returns, discounts, cfg)
         loss = weighted_mean(losses, weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,19 +1,13 @@
-"""Losses as pure functions of network outputs and batches, so they can be tested with fixed numbers.
-
-A head of networks.HEADS is trained with the loss HEAD_LOSSES names for it. Such a loss returns
-each sample's loss (averaged by the learner, times importance weights) and its new priority.
-"""
+"""TD losses as pure functions of Q-values and batches, so they can be tested with fixed numbers: the
+targets, the errors and their loss that the Q-value heads (heads/q.py) train on, and the course's
+compute_td_loss. Each head's own loss is its head's (heads.base.Head.loss)."""
 
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dqn.heads.distributional import c51_loss, c51_targets
-from dqn.agent.networks import NetworkOutput
 
 
 def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,
@@ -57,52 +51,6 @@ def td_loss(q_values: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor
             kind: str = "mse", weights: torch.Tensor | None = None) -> torch.Tensor:
     """The mean loss of Q(s, a) against fixed targets, each row times its weight if given."""
     return weighted_mean(elementwise_loss(td_errors(q_values, actions, targets), kind), weights)
-
-
-def network_outputs(online: torch.nn.Module, target: torch.nn.Module, obs: torch.Tensor, next_obs: torch.Tensor,
-                    double_dqn: bool) -> tuple[NetworkOutput, NetworkOutput, NetworkOutput | None]:
-    """What a head's loss is computed from, as its first three arguments: the online network's
-    outputs on s (with gradients), the target network's on s' and, for Double DQN, the online
-    network's on s' (None without). The learner and the distributed actors' initial priorities
-    both compute them here."""
-    outputs = online(obs)
-    with torch.no_grad():
-        next_target = target(next_obs)
-        next_online = online(next_obs) if double_dqn else None
-    return outputs, next_target, next_online
-
-
-def dqn_loss(outputs: NetworkOutput, next_target: NetworkOutput, next_online: NetworkOutput | None,
-             actions: torch.Tensor, returns: torch.Tensor, discounts: torch.Tensor,
-             kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each sample's TD loss against td_targets, and its new priority |TD error|.
-
-    outputs are the online network's on s, next_target the target network's on s', next_online
-    the online network's on s' for Double DQN (None without).
-    """
-    next_q_online = None if next_online is None else next_online.q_values
-    errors = td_errors(outputs.q_values, actions, td_targets(returns, discounts, next_target.q_values, next_q_online))
-    return elementwise_loss(errors, kind), errors.detach().abs()
-
-
-def c51_td_loss(outputs: NetworkOutput, next_target: NetworkOutput, next_online: NetworkOutput | None,
-                actions: torch.Tensor, returns: torch.Tensor, discounts: torch.Tensor,
-                kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each sample's cross-entropy against its projected target distribution (c51_targets, the
-    distributional td_targets: the same returns and discounts), and that cross-entropy again as
-    its new priority, as in Rainbow. Called as dqn_loss is; `kind`, a loss of TD errors, has no
-    say over a cross-entropy."""
-    next_logits_online = None if next_online is None else next_online.logits
-    with torch.no_grad():
-        targets = c51_targets(returns, discounts, next_target.logits, next_target.support, next_logits_online)
-    losses = c51_loss(outputs.logits, actions, targets)
-    return losses, losses.detach()
-
-
-LossFunction = Callable[..., tuple[torch.Tensor, torch.Tensor]]
-# the loss of each head in networks.HEADS, called as dqn_loss is
-HEAD_LOSSES: dict[str, LossFunction] = {"q": dqn_loss, "dueling": dqn_loss,
-                                        "c51": c51_td_loss, "c51-dueling": c51_td_loss}
 
 
 def compute_td_loss(states, actions, rewards, next_states, is_done, agent, target_network,

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from dqn.agent.networks import HeadOptions, QNetwork
+from dqn.agent.heads import HEADS
+from dqn.agent.networks import QNetwork
 from dqn.config import TrainConfig
 
 
@@ -22,25 +23,27 @@ def epsilon_greedy(qvalues: np.ndarray, epsilon: float, rng: np.random.Generator
 class DQNAgent(nn.Module):
     def __init__(self, state_shape, n_actions: int, epsilon: float = 0.0,
                  hidden_sizes: tuple[int, ...] = (128, 128), head: str = "q",
-                 seed: int | None = None, cnn: str = "nature", options: HeadOptions = HeadOptions()):
+                 seed: int | None = None, cnn: str = "nature", noisy_sigma0: float | None = None,
+                 head_options: dict | None = None):
         super().__init__()
         self.epsilon = epsilon
         self.n_actions = n_actions
         self.state_shape = tuple(state_shape)
-        self.network = QNetwork(self.state_shape, n_actions, hidden_sizes, head, cnn, options)
+        self.network = QNetwork(self.state_shape, n_actions, hidden_sizes, head, cnn, noisy_sigma0, head_options)
         self.rng = np.random.default_rng(seed)
 
-    def forward(self, state_t: torch.Tensor) -> torch.Tensor:
-        """The Q-values alone, as the course's code expects of an agent."""
-        return self.network(state_t).q_values
+    def forward(self, state_t: torch.Tensor, **head_inputs: torch.Tensor) -> torch.Tensor:
+        """The Q-values alone, as the course's code expects of an agent; head_inputs as the
+        network's head takes them (none: its evaluation default)."""
+        return self.network(state_t, **head_inputs).q_values
 
     @torch.no_grad()
-    def get_qvalues(self, states) -> np.ndarray:
+    def get_qvalues(self, states, **head_inputs: torch.Tensor) -> np.ndarray:
         """Q-values of a batch of states, as a numpy array (batch, n_actions)."""
         device = next(self.parameters()).device
         states = np.asarray(states)
         dtype = torch.uint8 if states.dtype == np.uint8 else torch.float32
-        return self.forward(torch.as_tensor(states, device=device, dtype=dtype)).float().cpu().numpy()
+        return self.forward(torch.as_tensor(states, device=device, dtype=dtype), **head_inputs).float().cpu().numpy()
 
     def sample_actions(self, qvalues: np.ndarray) -> np.ndarray:
         """Epsilon-greedy actions, with the agent's epsilon and random generator."""
@@ -49,7 +52,7 @@ class DQNAgent(nn.Module):
 
 def build_agent(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> DQNAgent:
     """The untrained agent of config, for observations of obs_shape and n_actions actions."""
-    options = HeadOptions(noisy_sigma0=config.noisy_sigma0 if config.noisy else None,
-                          n_atoms=config.n_atoms, v_min=config.v_min, v_max=config.v_max)
-    return DQNAgent(obs_shape, n_actions, hidden_sizes=config.hidden_sizes, head=config.head,
-                    seed=config.seed, cnn=config.cnn, options=options)
+    head_options = {option.name: getattr(config, option.name) for option in HEADS[config.head].options}
+    return DQNAgent(obs_shape, n_actions, hidden_sizes=config.hidden_sizes, head=config.head, seed=config.seed,
+                    cnn=config.cnn, noisy_sigma0=config.noisy_sigma0 if config.noisy else None,
+                    head_options=head_options)

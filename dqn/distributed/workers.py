@@ -29,7 +29,7 @@ from dqn.agent.actor import SCORE_WINDOW_GAMES, Actor, Transitions
 from dqn.config import TrainConfig
 from dqn.errors import UserError
 from dqn.agent.policy import build_agent
-from dqn.agent.losses import HEAD_LOSSES, network_outputs
+from dqn.agent.heads import HEADS
 from dqn.agent.noisy import reset_noise
 from dqn.replay.buffer import Batch, FrameReplay, build_replay, frames_per_observation
 from dqn.agent.schedules import apex_epsilons
@@ -176,7 +176,7 @@ class ActorWorker:
         space = self.actor.observation_space
         self.agent = build_agent(cfg, space.shape, self.actor.n_actions)
         self.noise_rng = torch.Generator().manual_seed(seed)
-        self.loss = HEAD_LOSSES[cfg.head]
+        self.head = HEADS[cfg.head]
         self.version = -1  # of the weights it plays with; -1: its own random ones
         self.rings = index * k + np.arange(k)
         # The steps of each env whose n-step window is still open, with their slots in `windows`,
@@ -195,7 +195,7 @@ class ActorWorker:
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         if self.config.noisy:  # noise drawn afresh for each acting step, as the learner's
             reset_noise(self.agent, self.noise_rng)
-        return self.agent.get_qvalues(obs)
+        return self.agent.get_qvalues(obs, **self.head.inputs("act", len(obs), self.config, self.noise_rng))
 
     def collect(self, iterations: int, weights: list, version: int) -> dict:
         """Play `iterations` agent steps of every env, with the weights of `version` ([ray.put ref],
@@ -252,8 +252,8 @@ class ActorWorker:
         obs, actions, returns, next_obs, discounts = map(
             torch.as_tensor, (batch.obs, batch.actions, batch.returns, batch.next_obs, batch.discounts))
         network = self.agent.network
-        _, priorities = self.loss(*network_outputs(network, network, obs, next_obs, self.config.double_dqn),
-                                  actions, returns, discounts, kind=self.config.loss)
+        _, priorities = self.head.loss(*self.head.outputs(network, network, obs, next_obs, self.config, self.noise_rng),
+                                       actions, returns, discounts, self.config)
         return priorities.numpy()
 
     def send(self, complete: list[tuple]) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import psutil
 
+from dqn.errors import UserError
+
 # mallopt parameters, from glibc's malloc.h
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 
@@ -21,6 +23,13 @@ def size_text(n_bytes: float) -> str:
     unit, scale = next(((unit, scale) for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if n_bytes >= scale),
                        ("bytes", 1))
     return f"{n_bytes / scale:.3g} {unit}"
+
+
+def check_fits_in_ram(needed_bytes: float, what: str) -> None:
+    """UserError, before anything is allocated, if `what` needs more than 90% of the RAM available now."""
+    available = available_ram_bytes()
+    if needed_bytes > 0.9 * available:
+        raise UserError(f"{what} needs {size_text(needed_bytes)}, more than the {size_text(available)} of RAM available")
 
 
 def free_disk_bytes(path: Path) -> int:

@@ -20,7 +20,7 @@ from dqn.envs.spaces import is_image
 from dqn.errors import UserError
 from dqn.train.files import write_atomic
 from dqn.replay.sumtree import SumTree
-from dqn.machine.system import available_ram_bytes
+from dqn.machine.system import check_fits_in_ram
 
 if TYPE_CHECKING:
     from dqn.config import TrainConfig
@@ -411,10 +411,7 @@ def check_replay(config: TrainConfig, obs_shape: tuple[int, ...], obs_dtype, num
     for, or its buffer_size cannot give each of num_envs rings room for one n-step transition."""
     stack = frames_per_observation(config, obs_shape)
     needed = FrameReplay.bytes_needed(config.buffer_size, obs_shape, obs_dtype, stack)
-    available = available_ram_bytes()
-    if needed > 0.9 * available:
-        raise UserError(f"a replay of {config.buffer_size} transitions needs {needed / 1e9:.1f} GB, "
-                        f"more than the {available / 1e9:.1f} GB of RAM available")
+    check_fits_in_ram(needed, f"a replay of {config.buffer_size} transitions")
     try:
         FrameReplay.ring_size(config.buffer_size, num_envs, stack, config.n_step)
     except ValueError as exc:
