@@ -111,7 +111,8 @@ def test_the_rainbow_preset_validates_and_builds_its_learner():
 
 
 @pytest.mark.parametrize("options", [dict(augment_shift_px=2, double_dqn=True),
-                                     dict(head="c51-dueling", noisy=True, double_dqn=True)])
+                                     dict(head="c51-dueling", noisy=True, double_dqn=True),
+                                     dict(head="iqn", double_dqn=True), dict(head="iqn", double_dqn=False)])
 def test_state_round_trip_goes_on_to_the_bit(options):
     """A learner loaded from another's state (through a checkpoint's torch.save and weights-only
     load) makes the same updates: weights, Adam's moments, augmentation shifts, noise, counts."""
@@ -136,7 +137,8 @@ def test_state_round_trip_goes_on_to_the_bit(options):
     assert all(torch.equal(adam_a[i][k], adam_b[i][k]) for i in adam_a for k in adam_a[i])
 
 
-@pytest.mark.parametrize("head, noisy", [("q", False), ("c51-dueling", False), ("dueling", True), ("c51", True)])
+@pytest.mark.parametrize("head, noisy", [("q", False), ("c51-dueling", False), ("dueling", True), ("c51", True),
+                                         ("iqn", False), ("iqn", True)])
 def test_training_bytes_count_the_mlp_as_built(head, noisy):
     """The RAM check's estimate against the built network: 4 float32 copies of its weights, biases
     aside (they are under 2% of an MLP this wide)."""

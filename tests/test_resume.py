@@ -273,3 +273,17 @@ def test_a_rainbow_run_writes_its_files_and_resumes_to_the_bit(tmp_path):
     second = dqn("train", "--resume", out, "--total-steps", "1200", "--quiet")
     assert second.returncode == 0, second.stderr
     assert_same_run(straight_run, out)
+
+
+def test_an_iqn_run_resumes_to_the_bit(tmp_path):
+    """IQN's quantile fractions, drawn for acting and for every update from the learner's generator,
+    resume with it; with noisy nets drawing from the same generator, and prioritized replay."""
+    flags = [*FLAGS, "--head", "iqn", "--noisy", "--prioritized-replay", "--n-step", "3",
+             "--iqn-quantile-samples", "8", "--iqn-action-samples", "4", "--priority-beta-steps", "1000"]
+    straight_run, out = tmp_path / "straight", tmp_path / "run"
+    assert dqn("train", "--out", straight_run, "--total-steps", "1200", *flags).returncode == 0
+    first = dqn("train", "--out", out, "--total-steps", "600", *flags)
+    assert first.returncode == 0, first.stderr
+    second = dqn("train", "--resume", out, "--total-steps", "1200", "--quiet")
+    assert second.returncode == 0, second.stderr
+    assert_same_run(straight_run, out)

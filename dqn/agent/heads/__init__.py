@@ -6,7 +6,7 @@ from importlib import import_module
 
 from dqn.agent.heads.base import Head
 
-HEAD_MODULES = ("q", "c51")
+HEAD_MODULES = ("q", "c51", "iqn")
 
 HEADS: dict[str, Head] = {head.name: head for module in HEAD_MODULES
                           for head in import_module(f"dqn.agent.heads.{module}").HEADS}
