@@ -1,8 +1,8 @@
 """What each of Rainbow's parts costs in training speed: `dqn bench` of the rainbow preset, of it
-without each part in turn, and of the breakout preset, in rounds so that a slow minute of the
-machine falls on every variant alike.
+without each part in turn, with IQN's head in place of its own, and of the breakout preset, in
+rounds so that a slow minute of the machine falls on every variant alike.
 
-    python benchmarks/rainbow_parts.py [--steps 3000] [--rounds 2] [--json out.json]
+    python benchmarks/rainbow_parts.py [--steps 3000] [--rounds 2] [--only NAME ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ VARIANTS = {
     "rainbow - dueling (c51 head)": ("rainbow", {"head": "c51"}),
     "rainbow - prioritized replay": ("rainbow", {"prioritized_replay": False}),
     "rainbow - n-step (n = 1)": ("rainbow", {"n_step": 1}),
+    "rainbow with an iqn head for c51-dueling": ("rainbow", {"head": "iqn"}),
+    "rainbow - noisy, with an iqn head": ("rainbow", {"noisy": False, "head": "iqn"}),
     "breakout preset": ("breakout", {}),
 }
 
@@ -29,12 +31,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3_000, help="agent steps timed per run, after the warm-up")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), metavar="NAME",
+                        help="time these variants alone: " + "; ".join(VARIANTS))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    results: dict[str, list[dict]] = {name: [] for name in VARIANTS}
+    variants = {name: VARIANTS[name] for name in args.only or VARIANTS}
+    results: dict[str, list[dict]] = {name: [] for name in variants}
     for round_ in range(args.rounds):
-        for name, (preset, overrides) in VARIANTS.items():
+        for name, (preset, overrides) in variants.items():
             report = run_benchmark(args.steps, preset=preset, **overrides)
             results[name].append(report)
             print(f"round {round_ + 1} {name}: {report['steps_per_s']:.1f} agent steps/s, "

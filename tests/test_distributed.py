@@ -3,6 +3,7 @@ learner's, every step played arrives in the replay once, a 2-actor run passes th
 check, and a killed actor comes back with fresh weights while the learner goes on."""
 
 import csv
+import dataclasses
 import json
 import logging
 import os
@@ -294,3 +295,12 @@ def test_actors_of_a_lost_node_move_to_another_and_training_goes_on(tmp_path):
             trainer.stop_ray()
         cluster.shutdown()
         start_local_ray()  # the module's Ray again, for any test after this one
+
+
+def test_a_head_with_inputs_of_its_own_trains_on_ray_unchanged(tmp_path):
+    """IQN's actors draw the fractions they act on and compute first priorities with, as its learner does."""
+    config = dataclasses.replace(PRIORITIZED, head="iqn", iqn_quantile_samples=8, iqn_action_samples=4,
+                                 total_steps=1_500, learning_starts=500, stop_score=None, eval_freq_steps=500,
+                                 eval_games=2)
+    result = ApexTrainer(config, tmp_path / "run", progress=False).train()
+    assert result.steps >= 1_500 and result.updates > 0 and (tmp_path / "run" / "best.pt").is_file()
