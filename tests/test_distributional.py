@@ -10,11 +10,6 @@ from dqn.agent.heads.c51 import (atom_support, c51_loss, c51_targets, categorica
                                 next_action_probs)
 
 SUPPORT = atom_support(-2.0, 2.0, 5)  # atoms -2, -1, 0, 1, 2: one apart
-P = torch.tensor([[0.1, 0.2, 0.3, 0.25, 0.15]])
-
-
-def project(returns, discounts, probs=P):
-    return categorical_projection(probs, torch.tensor([returns]), torch.tensor([discounts]), SUPPORT)[0]
 
 
 def test_support():
@@ -24,39 +19,52 @@ def test_support():
         atom_support(1.0, 1.0)
 
 
-def test_projection_between_atoms():
-    # 0.3 + 0.5 z = -0.7, -0.2, 0.3, 0.8, 1.3: each splits between its two neighbours by closeness,
-    # e.g. -0.7 gives 0.7 of its 0.1 to atom -1 and 0.3 to atom 0
-    expected = [0.0,
-                0.1 * 0.7 + 0.2 * 0.2,
-                0.1 * 0.3 + 0.2 * 0.8 + 0.3 * 0.7 + 0.25 * 0.2,
-                0.3 * 0.3 + 0.25 * 0.8 + 0.15 * 0.7,
-                0.15 * 0.3]
-    assert torch.allclose(project(0.3, 0.5), torch.tensor(expected), atol=1e-6)
+# The projection's cases, worked out by hand on atoms -4, -2, 0, 2, 4, from next-state probabilities
+# P = .1, .2, .3, .25, .15. A value z sits at position (z + 4) / 2 (the atoms are two apart and start
+# below 0, so a projection that forgot the spacing or v_min gets most of these cases wrong).
+# Each shifted atom r + discount * z splits its probability between its two neighbouring atoms,
+# the nearer getting more: at position 1.3 it gives 0.7 of it to atom 1 (-2), 0.3 to atom 2 (0).
+WIDE = atom_support(-4.0, 4.0, 5)
+P = [0.1, 0.2, 0.3, 0.25, 0.15]
+PROJECTIONS = {  # (return, discount): the projected probabilities on atoms -4, -2, 0, 2, 4
+    # between atoms: 0.6 + 0.5 z = -1.4, -0.4, 0.6, 1.6, 2.6, at positions 1.3, 1.8, 2.3, 2.8, 3.3
+    #   -2: .1*.7 + .2*.2 = .11;  0: .1*.3 + .2*.8 + .3*.7 + .25*.2 = .45;  2: .3*.3 + .25*.8 + .15*.7 = .395;
+    #   4: .15*.3 = .045
+    (0.6, 0.5): [0.0, 0.11, 0.45, 0.395, 0.045],
+    # clipped at v_max: 2.4 + 0.9 z = -1.2, 0.6, 2.4, 4.2 -> 4, 6 -> 4, at positions 1.4, 2.3, 3.2, 4, 4
+    #   -2: .1*.6 = .06;  0: .1*.4 + .2*.7 = .18;  2: .2*.3 + .3*.8 = .30;  4: .3*.2 + .25 + .15 = .46
+    (2.4, 0.9): [0.0, 0.06, 0.18, 0.30, 0.46],
+    # clipped at v_min: -4.4 + 0.5 z = -6.4, -5.4, -4.4 (all -> -4), -3.4, -2.4, at positions 0, 0, 0, 0.3, 0.8
+    #   -4: .1 + .2 + .3 + .25*.7 + .15*.2 = .805;  -2: .25*.3 + .15*.8 = .195
+    (-4.4, 0.5): [0.805, 0.195, 0.0, 0.0, 0.0],
+    # exactly on atoms: 2 + 0.5 z = 0, 1, 2, 3, 4: 0, 2 and 4 (v_max itself) keep their whole mass,
+    # 1 and 3 (halfway) give half to each side
+    #   0: .1 + .2/2 = .2;  2: .2/2 + .3 + .25/2 = .525;  4: .25/2 + .15 = .275
+    (2.0, 0.5): [0.0, 0.0, 0.2, 0.525, 0.275],
+    # the identity: 0 + 1 z = z, every atom on itself
+    (0.0, 1.0): P,
+    # terminal (discount 0): every atom shifts to the return 1.3, at position 2.65: .35 to 0, .65 to 2
+    (1.3, 0.0): [0.0, 0.0, 0.35, 0.65, 0.0],
+    # terminal on an atom: all the mass on -2
+    (-2.0, 0.0): [0.0, 1.0, 0.0, 0.0, 0.0],
+    # terminal beyond v_max: all the mass on 4
+    (9.0, 0.0): [0.0, 0.0, 0.0, 0.0, 1.0],
+}
 
 
-def test_projection_on_atoms_and_clipped_above():
-    # 1 + z = -1, 0, 1, 2, 3: each lands on an atom (lower == upper), and 3 is clipped to 2
-    assert torch.allclose(project(1.0, 1.0), torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4]), atol=1e-6)
-    assert torch.allclose(project(0.0, 1.0), P[0], atol=1e-6)  # the identity
-
-
-def test_projection_clipped_below():
-    # -3 + 0.5 z = -4 ... -2: all at or beyond v_min
-    assert torch.allclose(project(-3.0, 0.5), torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0]), atol=1e-6)
-
-
-def test_projection_at_terminals_puts_all_mass_on_the_return():
-    assert torch.allclose(project(0.5, 0.0), torch.tensor([0.0, 0.0, 0.5, 0.5, 0.0]), atol=1e-6)
-    assert torch.allclose(project(1.0, 0.0), torch.tensor([0.0, 0.0, 0.0, 1.0, 0.0]), atol=1e-6)
-    assert torch.allclose(project(7.0, 0.0), torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0]), atol=1e-6)
+def test_projection_of_cases_worked_out_by_hand():
+    returns, discounts = map(torch.tensor, zip(*PROJECTIONS))
+    probs = torch.tensor([P] * len(PROJECTIONS))
+    projected = categorical_projection(probs, returns, discounts, WIDE)
+    for row, (case, expected) in enumerate(PROJECTIONS.items()):
+        assert torch.allclose(projected[row], torch.tensor(expected), atol=1e-6), (case, projected[row])
 
 
 @settings(max_examples=200, deadline=None)
 @given(n_atoms=st.integers(2, 51), v_min=st.floats(-100, 0), width=st.floats(0.1, 200),
        returns=st.lists(st.floats(-300, 300), min_size=1, max_size=8), discount=st.floats(0, 1),
        seed=st.integers(0, 2**31))
-def test_projection_is_a_distribution_with_the_clipped_mean(n_atoms, v_min, width, returns, discount, seed):
+def test_projection_is_a_distribution(n_atoms, v_min, width, returns, discount, seed):
     support = atom_support(v_min, v_min + width, n_atoms)
     generator = torch.Generator().manual_seed(seed)
     probs = torch.softmax(3 * torch.randn(len(returns), n_atoms, generator=generator), dim=1)
@@ -65,9 +73,6 @@ def test_projection_is_a_distribution_with_the_clipped_mean(n_atoms, v_min, widt
     projected = categorical_projection(probs, returns, discounts, support)
     assert (projected >= 0).all()
     assert torch.allclose(projected.sum(dim=1), torch.ones(len(returns)), atol=1e-5)
-    # splitting each atom's mass between its neighbours keeps the mean of the clipped atoms
-    clipped = (returns[:, None] + discounts[:, None] * support).clamp(support[0], support[-1])
-    assert torch.allclose(projected @ support, (probs * clipped).sum(dim=1), atol=1e-4 * (1 + width))
 
 
 def test_expected_q_is_the_mean_of_each_action():

@@ -81,9 +81,16 @@ def test_auto_threads_use_the_cores_for_images_and_one_for_vectors(monkeypatch):
     assert resolve_threads(3, image_observations=False) == 3
 
 
-def test_usable_cores_respects_the_affinity_mask(monkeypatch):
-    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    assert hardware.usable_cores() == 1
+@pytest.mark.parametrize("mask, physical, usable", [
+    ({0, 3, 5}, 8, 3),       # a mask of 3 of the 8 cores: the mask decides
+    (set(range(16)), 8, 8),  # every one of 16 hyperthreads allowed: the 8 cores decide
+    ({0, 1, 2}, None, 3),    # psutil cannot tell the physical cores: the mask alone
+])
+def test_usable_cores_are_the_allowed_ones_up_to_the_physical_cores(monkeypatch, mask, physical, usable):
+    # what the OS reports, made up: this machine's own cores could make any count pass
+    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: mask, raising=False)
+    monkeypatch.setattr(hardware.psutil, "cpu_count", lambda logical=True: 16 if logical else physical)
+    assert hardware.usable_cores() == usable
 
 
 def test_config_validates_precision_and_threads():

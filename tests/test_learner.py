@@ -1,6 +1,7 @@
 """The learner alone, fed hand-made batches: updates counted, the target network synced, the
 weights kept from a non-finite step, the C51 loss and noisy nets, its state restored to the bit."""
 
+import copy
 import io
 
 import numpy as np
@@ -11,7 +12,7 @@ from dqn.config import preset_config
 from dqn.machine.hardware import choose_runtime
 from dqn.agent.learner import Learner, TrainingDiverged, training_bytes
 from dqn.agent.policy import build_agent
-from dqn.agent.noisy import NoisyLinear
+from dqn.agent.noisy import NoisyLinear, reset_noise
 from dqn.replay.buffer import Batch
 
 # small stacked images, so that the augmentation's generator is part of the state
@@ -93,7 +94,17 @@ def test_noisy_acting_draws_new_noise_each_step_and_evaluation_uses_the_mean_wei
     obs = make_batch(0).obs[:2]
     assert not np.array_equal(learner.q_values(obs), learner.q_values(obs))
     learner.online.eval()
-    assert np.array_equal(learner.online.get_qvalues(obs), learner.online.get_qvalues(obs))
+    evaluated = learner.online.get_qvalues(obs)
+    reset_noise(learner.online)  # new noise must change nothing in evaluation
+    assert np.array_equal(learner.online.get_qvalues(obs), evaluated)
+    # and evaluation's Q-values are those of the mean weights: of a copy whose noise scales are zero
+    mean_weights = copy.deepcopy(learner.online).train()
+    with torch.no_grad():
+        for layer in mean_weights.modules():
+            if isinstance(layer, NoisyLinear):
+                layer.weight_sigma.zero_()
+                layer.bias_sigma.zero_()
+    assert np.array_equal(mean_weights.get_qvalues(obs), evaluated)
     learner.online.train()
     noise = weights(learner.target)
     learner.update(make_batch(0))  # the target network's noise is drawn afresh for each update too

@@ -256,10 +256,26 @@ def test_train_with_odd_flags_exits_0_or_2_with_one_line(flags):
         assert_clean_exit(*run_cli(argv), run_dir)
 
 
-@pytest.mark.parametrize("flags", [["--torch-threads", "0"], ["--torch-threads", "99999999999999999999"],
-                                   ["--learning-rate", "1e308"], ["--buffer-size", str(10**15)]])
-def test_train_with_odd_flags_as_a_real_process(tmp_path, flags):
+def train_as_a_real_process(run_dir: Path, flags: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dqn", "train", *FAST_TRAIN, "--out", str(run_dir), *flags],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("flags, error", [
+    (["--torch-threads", "0"], "torch_threads must be 'auto' or a number from 1 to 1024, got 0"),
+    (["--torch-threads", "99999999999999999999"], "torch_threads must be 'auto' or a number from 1 to 1024"),
+    (["--buffer-size", str(10**15)], f"a replay of {10**15} transitions needs "),
+], ids=["no-threads", "too-many-threads", "replay-beyond-the-ram"])
+def test_impossible_flags_are_refused_by_a_real_process_with_one_line(tmp_path, flags, error):
     run_dir = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "dqn", "train", *FAST_TRAIN, "--out", str(run_dir), *flags],
-                            capture_output=True, text=True, timeout=300)
+    result = train_as_a_real_process(run_dir, flags)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"dqn: error: {error}") and result.stderr.count("\n") == 1, result.stderr
+    assert not run_dir.exists()
+
+
+def test_a_learning_rate_that_overflows_the_weights_stops_a_real_process_with_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train_as_a_real_process(run_dir, ["--learning-rate", "1e308"])
+    assert result.returncode == 2 and "stopped being finite" in result.stderr, result.stderr
     assert_clean_exit(result.returncode, result.stdout, result.stderr, run_dir)

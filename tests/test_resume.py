@@ -1,6 +1,7 @@
 """Checkpoints survive kills, and a resumed run is the run that was never stopped, to the bit."""
 
 import csv
+import json
 import signal
 import subprocess
 import sys
@@ -264,10 +265,18 @@ def test_a_rainbow_run_writes_its_files_and_resumes_to_the_bit(tmp_path):
     for name in ["config.json", "metrics.csv", "checkpoint.pt", "best.pt", "curves.png"]:
         assert (straight_run / name).is_file(), name
     assert {row["epsilon"] for row in metrics(straight_run) if int(row["step"]) > 300} == {"0.0"}
-    # evaluation plays the mean weights: the same games twice
-    evaluations = [dqn("evaluate", straight_run, "--games", "2", "--json") for _ in range(2)]
-    assert evaluations[0].returncode == 0, evaluations[0].stderr
-    assert evaluations[0].stdout == evaluations[1].stdout
+    # evaluation plays the mean weights: a copy of best.pt whose saved noise is NaN plays the same
+    # games (were the noise used, every Q-value would be NaN)
+    nan_noise = torch.load(straight_run / "best.pt", weights_only=True)
+    noise = [key for key in nan_noise["network"] if key.endswith(("noise_in", "noise_out"))]
+    assert noise, "best.pt holds no noise to poison"
+    for key in noise:
+        nan_noise["network"][key].fill_(float("nan"))
+    torch.save(nan_noise, tmp_path / "nan_noise.pt")
+    evaluations = [dqn("evaluate", path, "--games", "2", "--json")
+                   for path in (straight_run, tmp_path / "nan_noise.pt")]
+    assert all(result.returncode == 0 for result in evaluations), [result.stderr for result in evaluations]
+    assert json.loads(evaluations[0].stdout)["scores"] == json.loads(evaluations[1].stdout)["scores"]
     first = dqn("train", "--out", out, "--total-steps", "600", *flags)
     assert first.returncode == 0, first.stderr
     second = dqn("train", "--resume", out, "--total-steps", "1200", "--quiet")
