@@ -21,10 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dqn.envs.factory import make_env
-from dqn.evaluation.games import play_episodes
+from dqn.evaluation.protocols import PROTOCOLS, play_by_protocol, protocol_env
 from dqn.train.loading import load_agent
-from dqn.evaluation.protocols import PROTOCOLS, protocol_config
 
 # Published Breakout scores under the noop protocol's wrappers, (agent steps, score): the points of
 # CleanRL's benchmark pages (dqn_atari, c51_atari) that issue 13 quotes; their curves' other points
@@ -49,11 +47,8 @@ def logged_scores(run_dir: Path, column: str) -> list[dict]:
 def score_snapshot(snapshot: Path, protocol: str, games: int, seed: int) -> tuple[str, int, list[float]]:
     """(file name, agent step, scores) of one snapshot's games under protocol."""
     agent, config, data = load_agent(snapshot)
-    spec = PROTOCOLS[protocol]
-    env = make_env(protocol_config(config, protocol), evaluation=True)
-    agent.epsilon, agent.rng = spec.epsilon, np.random.default_rng(seed)
-    scores = play_episodes(env, agent, games, greedy=spec.epsilon == 0, t_max=spec.t_max_steps,
-                           seed=seed, full_games=True)
+    env = protocol_env(config, protocol)
+    scores = play_by_protocol(env, agent, PROTOCOLS[protocol], games, seed)
     env.close()
     return snapshot.name, int(data["step"]), scores
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 from pathlib import Path
 
-from dqn.envs.factory import make_env
-from dqn.evaluation.games import homework_score
+from dqn.evaluation.protocols import homework_final_score
 from dqn.train.loading import load_agent
 
 
@@ -35,8 +33,7 @@ def main() -> None:
         agent, config, data = load_agent(snapshot)
         if args.until_step is not None and data["step"] > args.until_step:
             break
-        env = make_env(dataclasses.replace(config, noop_max=0), evaluation=True)
-        score, _ = homework_score(env, agent, seed=9)
+        score, _ = homework_final_score(agent, config, seed=9)
         row = {"step": data["step"], "minutes": round(wall_s[data["step"]] / 60, 2), "homework_score": score}
         table.append(row)
         print(f"step {row['step']:>8}  {row['minutes']:6.1f} min  homework score {score:6.1f}", flush=True)

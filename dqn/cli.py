@@ -20,7 +20,7 @@ import numpy as np
 from dqn.config import PRESETS, TrainConfig, preset_config
 from dqn.errors import UserError
 from dqn.train.interrupts import Interrupted, interruptible
-from dqn.evaluation.protocols import PROTOCOLS, protocol_config
+from dqn.evaluation.protocols import PROTOCOLS, Protocol, protocol_env
 
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}
@@ -147,13 +147,10 @@ def _add_protocol_flags(parser: argparse.ArgumentParser) -> None:
                              + "; the Nature DQN paper's 0.05 varies deterministic games)")
 
 
-def _play_by_protocol(agent, args: argparse.Namespace) -> tuple[float, int]:
-    """Give agent the games' epsilon (the flag's, else the protocol's) and a generator seeded with
-    --seed; returns that epsilon and the step limit of a game."""
-    protocol = PROTOCOLS[args.protocol]
-    epsilon = protocol.epsilon if args.epsilon is None else args.epsilon
-    agent.epsilon, agent.rng = epsilon, np.random.default_rng(args.seed)
-    return epsilon, protocol.t_max_steps if args.t_max is None else args.t_max
+def _chosen_protocol(args: argparse.Namespace) -> Protocol:
+    """--protocol, with the --epsilon and --t-max given instead of its own."""
+    chosen = {"epsilon": args.epsilon, "t_max_steps": args.t_max}
+    return dataclasses.replace(PROTOCOLS[args.protocol], **{k: v for k, v in chosen.items() if v is not None})
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -193,11 +190,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str = "homework"):
     """The agent of a run folder or checkpoint, and an evaluation env of the protocol it can play."""
-    from dqn.envs.factory import make_env
     from dqn.train.loading import load_agent
 
     agent, config, data = load_agent(path)
-    env = make_env(protocol_config(config, protocol), evaluation=True, render_mode=render_mode)
+    env = protocol_env(config, protocol, render_mode)
     if env.observation_space.shape != agent.state_shape or env.action_space.n != agent.n_actions:
         raise UserError(f"checkpoint {data['path']} was trained for other observations or actions "
                         f"than {config.env_id} has")
@@ -205,27 +201,25 @@ def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from dqn.envs.factory import is_atari, make_env
-    from dqn.evaluation.games import homework_score, play_episodes
+    from dqn.envs.factory import is_atari
+    from dqn.evaluation.protocols import homework_final_score, play_by_protocol
 
     agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol)
-    epsilon, t_max = _play_by_protocol(agent, args)
-    scores = play_episodes(env, agent, args.games, greedy=epsilon == 0, t_max=t_max, seed=args.seed,
-                           full_games=True)
+    if args.homework and not is_atari(config.env_id):
+        raise UserError("--homework is the Atari notebook's protocol; this checkpoint is for " + config.env_id)
+    protocol = _chosen_protocol(args)
+    scores = play_by_protocol(env, agent, protocol, args.games, args.seed)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
               "scores": scores, "games": args.games, "seed": args.seed, "protocol": args.protocol,
-              "epsilon": epsilon, "t_max": t_max,
+              "epsilon": protocol.epsilon, "t_max": protocol.t_max_steps,
               "env_id": config.env_id,
               "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}
     if args.homework:
-        if not is_atari(config.env_id):
-            raise UserError("--homework is the Atari notebook's protocol; this checkpoint is for " + config.env_id)
-        per_life_env = make_env(dataclasses.replace(config, noop_max=0), evaluation=True)
-        report["homework_score"], report["homework_per_life"] = homework_score(per_life_env, agent, seed=args.seed)
+        report["homework_score"], report["homework_per_life"] = homework_final_score(agent, config, seed=args.seed)
     if args.json:
         print(json.dumps(report))
     else:
-        policy = "greedy" if epsilon == 0 else f"epsilon {epsilon}"
+        policy = "greedy" if protocol.greedy else f"epsilon {protocol.epsilon}"
         print(f"{config.env_id}: {args.games} {policy} games ({args.protocol} protocol) from {data['path']}: "
               f"mean {report['mean_score']:.1f} +- {report['std_score']:.1f} "
               f"(min {min(scores):.0f}, max {max(scores):.0f})")
@@ -234,12 +228,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> None:
+    from dqn.evaluation.protocols import set_up_agent
     from dqn.evaluation.recording import record_game
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
     agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol)
-    epsilon, t_max = _play_by_protocol(agent, args)
+    protocol = _chosen_protocol(args)
+    set_up_agent(agent, protocol, args.seed)
     paths = [args.out / f"game_{i + 1:02d}.mp4" for i in range(args.games)]
     existing = [p for p in paths if p.exists()]
     if existing:
@@ -247,7 +243,8 @@ def cmd_record(args: argparse.Namespace) -> None:
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         for i, path in enumerate(paths):
-            score = record_game(agent, env, path, seed=args.seed + i, t_max=t_max, greedy=epsilon == 0)
+            score = record_game(agent, env, path, seed=args.seed + i, t_max=protocol.t_max_steps,
+                                greedy=protocol.greedy)
             print(f"{path}: score {score:.0f}")
     except OSError as exc:  # a full disk, a removed folder: record_game left no partial video
         raise UserError(f"cannot write {exc.filename}: {exc.strerror}") from None

@@ -1,13 +1,18 @@
-"""Evaluation protocols and sticky actions, on the real ALE (Breakout; Seaquest for no-op starts)."""
+"""Evaluation protocols and sticky actions, on the real ALE (Breakout; Seaquest for no-op starts);
+playing by a protocol, in an env that counts rewarded actions."""
 
+import dataclasses
+
+import gymnasium as gym
 import numpy as np
 import pytest
 
+from dqn.agent.policy import epsilon_greedy
 from dqn.config import TrainConfig, preset_config
 from dqn.envs.factory import env_state, make_atari_env, make_env, restore_env
 from dqn.errors import UserError
-from dqn.evaluation.games import game_over, play_episodes, start_new_game
-from dqn.evaluation.protocols import FULL_GAME_STEPS, PROTOCOLS, protocol_config
+from dqn.evaluation.games import game_over, homework_score, play_episodes, start_new_game
+from dqn.evaluation.protocols import FULL_GAME_STEPS, PROTOCOLS, homework_final_score, play_by_protocol, protocol_config
 
 ENV_ID = "BreakoutNoFrameskip-v4"
 PADDLE_X = 72  # Breakout's RAM byte of the paddle's position
@@ -137,3 +142,67 @@ def test_the_frame_cap_ends_a_game_with_lives_left():
     ale = env.unwrapped.ale
     assert ale.getEpisodeFrameNumber() == 250 and ale.lives() >= 2 and ale.game_truncated()
     assert game_over(env)
+
+
+class RewardedActionEnv(gym.Env):
+    """Reward 1 for action 1, 0 for action 0; a game ends only at its step limit."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, dtype=np.float32), float(action), False, False, {}
+
+
+class PrefersActionOne:
+    """Greedy play takes action 1; the random actions come from whatever epsilon and generator it is given."""
+
+    epsilon, rng = 0.0, None
+
+    def get_qvalues(self, states):
+        return np.tile([0.0, 1.0], (len(states), 1))
+
+    def sample_actions(self, qvalues):
+        return epsilon_greedy(qvalues, self.epsilon, self.rng)
+
+
+def test_play_by_protocol_takes_its_epsilon_step_limit_and_seed():
+    greedy = dataclasses.replace(PROTOCOLS["sticky"], t_max_steps=10)
+    # greedy play is rewarded at every step, until the protocol's step limit ends each game
+    assert play_by_protocol(RewardedActionEnv(), PrefersActionOne(), greedy, n_games=2, seed=0) == [10.0, 10.0]
+
+    random_play = dataclasses.replace(PROTOCOLS["noop"], epsilon=1.0, t_max_steps=100)
+    agent = PrefersActionOne()
+    scores = play_by_protocol(RewardedActionEnv(), agent, random_play, n_games=3, seed=5)
+    assert agent.epsilon == 1.0
+    # uniform random actions: about 50 of 100 steps rewarded (5 sigma is 25), other ones each game
+    assert all(25 <= score <= 75 for score in scores) and len(set(scores)) > 1
+    # the seed seeds the agent's random actions: the same seed plays the same games, another seed others
+    assert play_by_protocol(RewardedActionEnv(), PrefersActionOne(), random_play, n_games=3, seed=5) == scores
+    assert play_by_protocol(RewardedActionEnv(), PrefersActionOne(), random_play, n_games=3, seed=6) != scores
+
+
+class RandomBreakoutAgent:
+    """Uniform random actions from a generator of its own, whatever epsilon it is given."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def get_qvalues(self, states):
+        return self.rng.random((len(states), 4))
+
+
+def test_homework_final_score_is_played_without_noop_starts():
+    """30 one-life episodes in the course's env, even for a config that trains with no-op starts."""
+    assert preset_config("breakout").noop_max == 30
+    score, per_life = homework_final_score(RandomBreakoutAgent(), preset_config("breakout"))
+    course_env = make_atari_env(ENV_ID, clip_rewards=False, noop_max=0)
+    assert (score, per_life) == homework_score(course_env, RandomBreakoutAgent(), seed=9)
+    assert len(per_life) == 30 and score == pytest.approx(5 * np.mean(per_life))
+    # no-op starts would have played other games (here with another score)
+    with_noop_starts = make_atari_env(ENV_ID, clip_rewards=False, noop_max=30)
+    assert homework_score(with_noop_starts, RandomBreakoutAgent(), seed=9)[1] != per_life

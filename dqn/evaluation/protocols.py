@@ -1,4 +1,5 @@
-"""Evaluation protocols: how the games that score an agent are played.
+"""Evaluation protocols: how the games that score an agent are played; playing them, and the
+homework's final score.
 
 Published Atari scores differ as much by protocol as by agent, so `dqn evaluate` names its own.
 """
@@ -8,9 +9,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import gymnasium as gym
+import numpy as np
+
 from dqn.config import TrainConfig
-from dqn.envs.factory import FRAME_SKIP, MAX_FRAMES_PER_GAME, is_atari
+from dqn.envs.factory import FRAME_SKIP, MAX_FRAMES_PER_GAME, is_atari, make_env
 from dqn.errors import UserError
+from dqn.evaluation.games import homework_score, play_episodes
 
 # the emulator also ends a game at MAX_FRAMES_PER_GAME, reset frames included (envs.make_atari_env)
 FULL_GAME_STEPS = MAX_FRAMES_PER_GAME // FRAME_SKIP
@@ -26,6 +31,10 @@ class Protocol:
     t_max_steps: int  # agent steps at most in one game
     noop_max: int | None = None  # Atari: random no-op agent steps at most at each game start
     repeat_action_probability: float | None = None  # Atari: sticky actions, per emulator frame
+
+    @property
+    def greedy(self) -> bool:
+        return self.epsilon == 0
 
 
 PROTOCOLS = {
@@ -48,3 +57,34 @@ def protocol_config(config: TrainConfig, name: str) -> TrainConfig:
     if changes and not is_atari(config.env_id):
         raise UserError(f"the {name} protocol is for Atari games; this checkpoint is for {config.env_id}")
     return dataclasses.replace(config, **changes)
+
+
+def protocol_env(config: TrainConfig, name: str, render_mode: str | None = None) -> gym.Env:
+    """An evaluation env (raw rewards) of config's game with the env settings of protocol `name`."""
+    return make_env(protocol_config(config, name), evaluation=True, render_mode=render_mode)
+
+
+def set_up_agent(agent, protocol: Protocol, seed: int) -> None:
+    """Give agent the protocol's epsilon, and a generator seeded with seed for its random actions."""
+    agent.epsilon, agent.rng = protocol.epsilon, np.random.default_rng(seed)
+
+
+def play_by_protocol(env, agent, protocol: Protocol, n_games: int, seed: int) -> list[float]:
+    """The scores of n_games full games in env (see protocol_env), played as protocol says.
+
+    seed seeds the first game's reset and the agent's random actions, so the same seed plays the
+    same games.
+    """
+    set_up_agent(agent, protocol, seed)
+    return play_episodes(env, agent, n_games, greedy=protocol.greedy, t_max=protocol.t_max_steps, seed=seed,
+                         full_games=True)
+
+
+def homework_final_score(agent, config: TrainConfig, seed: int = 9) -> tuple[float, list[float]]:
+    """The course's final score of agent (games.homework_score) and its one-life scores, played in
+    the env the course scores in: config's game with raw rewards, an episode a life, no random no-ops."""
+    env = make_env(dataclasses.replace(config, noop_max=0), evaluation=True)
+    try:
+        return homework_score(env, agent, seed=seed)
+    finally:
+        env.close()
