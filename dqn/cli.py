@@ -157,7 +157,7 @@ def _play_by_protocol(agent, args: argparse.Namespace) -> tuple[float, int]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.train.single import RESUME_OVERRIDES, resume, train
+    from dqn.train.entry import RESUME_OVERRIDES, resume, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}

@@ -21,7 +21,8 @@ from dqn import cli
 from dqn.config import preset_config
 from dqn.errors import UserError
 from dqn.train.loop import WriteFailed
-from dqn.train.single import Trainer, resume
+from dqn.train.entry import resume
+from dqn.train.single import Trainer
 
 ENOSPC = os.strerror(errno.ENOSPC)
 FAST = dict(total_steps=600, learning_starts=100, log_freq_steps=100, eval_freq_steps=300, eval_games=2,
