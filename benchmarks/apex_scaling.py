@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dqn.config import preset_config
 from dqn.machine.hardware import cpu_capability, cpu_info
-from dqn.train.single import train
+from dqn.train.entry import train
 
 WARM_UP_STEPS = 2_000  # replay filled before the learner starts; left out of the timing
 LOG_STEPS = 1_000  # a metrics row every so many agent steps; the first after the warm-up starts the clock

@@ -154,7 +154,7 @@ def _chosen_protocol(args: argparse.Namespace) -> Protocol:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.train.single import RESUME_OVERRIDES, resume, train
+    from dqn.train.entry import RESUME_OVERRIDES, resume, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}

@@ -37,6 +37,6 @@ def test_the_loops_evaluation_plays_the_mean_weights_of_noisy_nets(tmp_path):
     online, training_mode_seen = trainer.learner.online, []
     play = online.get_qvalues
     online.get_qvalues = lambda states: training_mode_seen.append(online.training) or play(states)
-    trainer.evaluate()
+    trainer.evaluator.play(online)
     assert training_mode_seen and not any(training_mode_seen)
     assert online.training  # and training goes on with its noise

@@ -173,6 +173,22 @@ def test_a_killed_actor_comes_back_with_fresh_weights_and_the_learner_goes_on(tm
         trainer.replay.close()
 
 
+def test_a_lost_replay_process_ends_the_run_with_how_to_go_on(tmp_path):
+    run = tmp_path / "run"
+    config = preset_config("cartpole", num_actors=2, total_steps=10**6, stop_score=None)
+    trainer = ApexTrainer(config, run, progress=False)
+
+    def lost():  # as ray.get answers for a replay process that died: killed, it would take the actors with it
+        raise ray.exceptions.RayActorError()
+
+    trainer.replay.stored_transitions = lost  # the loop's first question to it, after the checkpoint of step 0
+    with pytest.raises(UserError) as failure:
+        trainer.train()
+    assert str(failure.value) == ("the replay process was lost (RayActorError: The actor experienced an error before "
+                                  f"finishing this task.); go on from its checkpoint of agent step 0 with: "
+                                  f"dqn train --resume {run}")
+
+
 def test_a_run_stopped_by_sigint_resumes_and_finishes_its_steps(tmp_path):
     run = tmp_path / "run"
     dqn = [sys.executable, "-m", "dqn", "train"]

@@ -21,7 +21,8 @@ from dqn import cli
 from dqn.config import preset_config
 from dqn.errors import UserError
 from dqn.train.loop import WriteFailed
-from dqn.train.single import Trainer, resume
+from dqn.train.entry import resume
+from dqn.train.single import Trainer
 
 ENOSPC = os.strerror(errno.ENOSPC)
 FAST = dict(total_steps=600, learning_starts=100, log_freq_steps=100, eval_freq_steps=300, eval_games=2,
@@ -89,6 +90,16 @@ def test_a_full_disk_ends_the_run_with_one_line_and_keeps_the_last_checkpoint(tm
     assert [p.name for p in run.glob("replay_*.npz")] == ([f"replay_{last_saved:09d}.npz"] if last_saved else [])
     monkeypatch.undo()  # room again
     assert resume(run, progress=False).steps == 600
+
+
+def test_a_full_disk_at_the_first_checkpoint_says_nothing_was_saved(tmp_path, fail_writes):
+    run = tmp_path / "run"
+    fail_writes("checkpoint.pt")
+    with pytest.raises(WriteFailed) as failure:
+        Trainer(preset_config("cartpole", **FAST), run, progress=False).train()
+    assert str(failure.value) == (f"cannot write {run}/checkpoint.pt: {ENOSPC}; nothing was saved: free space, "
+                                  "then start the run again")
+    assert list(run.iterdir()) == []
 
 
 def no_room(*args, **kwargs):
@@ -159,7 +170,7 @@ def test_a_replay_the_disk_cannot_hold_is_refused_at_start(tmp_path, monkeypatch
     config = preset_config("cartpole", save_replay=True, **FAST)
     run = tmp_path / "run"
     one_file = 50_000 * 31  # CartPole: 16 bytes of observation and 15 of the rest per transition
-    monkeypatch.setattr("dqn.train.loop.free_disk_bytes", lambda path: int(1.5 * one_file))
+    monkeypatch.setattr("dqn.train.checkpointer.free_disk_bytes", lambda path: int(1.5 * one_file))
     with pytest.raises(UserError, match=r"--save-replay needs room for two replay files of 1.55 MB \(a new one is written before the old one is "
                                          r"removed\): 3.1 MB more, but the disk of .* has 2.33 MB free"):
         Trainer(config, run, progress=False)
@@ -167,7 +178,7 @@ def test_a_replay_the_disk_cannot_hold_is_refused_at_start(tmp_path, monkeypatch
     monkeypatch.undo()
     Trainer(config, run, progress=False).train()
     # a resumed run's replay file is already there: one more fits
-    monkeypatch.setattr("dqn.train.loop.free_disk_bytes", lambda path: int(1.5 * one_file))
+    monkeypatch.setattr("dqn.train.checkpointer.free_disk_bytes", lambda path: int(1.5 * one_file))
     assert resume(run, total_steps=700, progress=False).steps == 700
 
 

@@ -13,7 +13,8 @@ from dqn.train import checkpoint
 from dqn.config import preset_config
 from dqn.agent.learner import TrainingDiverged
 from dqn.train.loop import check_run_dir
-from dqn.train.single import Trainer, resume
+from dqn.train.entry import resume
+from dqn.train.single import Trainer
 
 TIMING = {"wall_s", "steps_per_s", "time_env_s", "time_act_s", "time_sample_s", "time_update_s"}
 FLAGS = ["--preset", "cartpole", "--seed", "4", "--save-replay", "--checkpoint-freq-steps", "500",

@@ -8,8 +8,8 @@ due as the single-process loop makes them (gradient_steps every train_freq_steps
 learning_starts), target syncs after as many updates as it makes between two, and the actors play
 at most about two calls each ahead of the learner: a config trains as much per agent step whether
 the learner or the actors are the faster. The replay samples by priority with prioritized_replay
-only (Ape-X's does: add --prioritized-replay). loop.TrainingLoop does the logs, evaluation, best
-model and checkpoints.
+only (Ape-X's does: add --prioritized-replay). loop.TrainingLoop does the rest, with the same metrics
+log, evaluator and checkpointer as the single-process loop (dqn/train/single.py), its peer.
 """
 
 from __future__ import annotations
@@ -131,9 +131,8 @@ class ApexTrainer(TrainingLoop):
         try:
             return super().train()
         except RayActorError as exc:  # the workers' are handled where they come: this is the replay's
-            saved = (f"go on from its checkpoint of agent step {self.saved_step} with: dqn train --resume {self.run_dir}"
-                     if self.saved_step >= 0 else "start the run again")
-            raise UserError(f"the replay process was lost ({first_line(exc)}); {saved}") from None
+            raise UserError(f"the replay process was lost ({first_line(exc)}); "
+                            f"{self.checkpointer.how_to_go_on()}") from None
         finally:
             self.actor.close()
             self.replay.close()

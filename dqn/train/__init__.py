@@ -6,7 +6,7 @@ the agent's parts read (checkpoint, files) must not pull the loop in with them.
 
 from importlib import import_module
 
-ENTRY_POINTS = {"train": "dqn.train.single", "resume": "dqn.train.single"}
+ENTRY_POINTS = {"train": "dqn.train.entry", "resume": "dqn.train.entry"}
 
 
 def __getattr__(name: str):

@@ -1,18 +1,17 @@
-"""What every training loop shares, whatever makes its agent steps: the learner (dqn/agent/learner.py), evaluation
-and the best model, metrics.csv, TensorBoard and the progress bar, checkpoints gathered from each part's
-state, and stop requests. A loop (train.Trainer in one process, apex.ApexTrainer on Ray) says how its
-actors play and how the learner gets its batches. The loops are the only parts that know the run folder."""
+"""What every training loop shares, whatever makes its agent steps: the learner (dqn/agent/learner.py), the
+schedule of metrics rows, evaluations and checkpoints, the progress bar, stop requests, and the disk and RAM
+guards. It composes the parts that write the run folder: the metrics log (metrics.py), the evaluator
+(evaluator.py) and the checkpointer (checkpointer.py), and gathers the checkpoint's state from the others. A
+loop (single.Trainer in one process, apex.ApexTrainer on Ray) says how its actors play and how the learner
+gets its batches."""
 
 from __future__ import annotations
 
-import csv
 import errno
-import io
 import os
 import random
 import sys
 import time
-import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,23 +21,19 @@ import psutil
 import torch
 from tqdm import tqdm
 
-from dqn.train import checkpoint
 from dqn.config import TrainConfig
-from dqn.envs.factory import make_env
 from dqn.envs.spaces import is_image
 from dqn.errors import UserError
-from dqn.evaluation.games import play_episodes
 from dqn.machine.hardware import choose_runtime, resolve_threads
-from dqn.train.files import deferred_thread_write_errors, naming_the_file, write_atomic
+from dqn.train.checkpointer import Checkpointer, global_rng_state, set_global_rng_state
+from dqn.train.evaluator import Evaluator
+from dqn.train.files import deferred_thread_write_errors, naming_the_file
 from dqn.train.interrupts import stop_requests
+from dqn.train.metrics import METRIC_FIELDS, MetricsLog
 from dqn.agent.learner import Learner, TrainingDiverged
 from dqn.train.plotting import save_training_curves
 from dqn.agent.schedules import linear_decay
-from dqn.machine.system import free_disk_bytes, is_enough_ram, reuse_freed_memory, size_text
-
-METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
-                 "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std",
-                 "time_env_s", "time_act_s", "time_sample_s", "time_update_s"]
+from dqn.machine.system import is_enough_ram, reuse_freed_memory, size_text
 
 
 class WriteFailed(UserError):
@@ -47,10 +42,6 @@ class WriteFailed(UserError):
 
 class LowMemory(UserError):
     """Available RAM fell under min_available_ram_gb; the run saved a checkpoint and stopped."""
-
-
-# Evaluation games get seeds of their own, apart from the training envs' seed + 0 .. num_envs - 1.
-EVAL_SEED_OFFSET = 10_000
 
 
 @dataclass
@@ -62,20 +53,6 @@ class TrainResult:
     stopped_early: bool
     wall_s: float
     interrupted_by: str | None = None  # "SIGINT" or "SIGTERM" when a stop request ended the run
-
-
-def numpy_global_rng_state() -> dict:
-    """np.random's state as plain Python values, so checkpoints load with weights_only=True."""
-    state = np.random.get_state(legacy=False)
-    state["state"]["key"] = state["state"]["key"].tolist()
-    return state
-
-
-def set_numpy_global_rng_state(state: dict) -> None:
-    """The inverse of numpy_global_rng_state."""
-    state = dict(state, state=dict(state["state"]))
-    state["state"]["key"] = np.array(state["state"]["key"], dtype=np.uint32)
-    np.random.set_state(state)
 
 
 def seed_everything(seed: int) -> None:
@@ -99,7 +76,7 @@ def multiples_crossed(before: int, after: int, every: int) -> int:
 
 
 class TrainingLoop(ABC):
-    """A run of training: the parts every loop shares. A loop builds its actor and replay in
+    """A run of training: the schedule every loop shares. A loop builds its actor and replay in
     start_acting and makes its agent steps and updates in advance; the actor has steps, episodes,
     epsilon, game_scores, state_dict, load_state_dict and close (as actor.Actor), the replay __len__,
     nbytes, num_envs, ring, save and load (as replay.FrameReplay)."""
@@ -115,24 +92,23 @@ class TrainingLoop(ABC):
         self.progress = progress
         reuse_freed_memory()
         seed_everything(cfg.seed)
-        self.eval_env = make_env(cfg, evaluation=True)
-        space = self.eval_env.observation_space  # the training envs' too: only rewards and lives differ
+        self.evaluator = Evaluator(cfg, self.run_dir)
+        space = self.evaluator.env.observation_space  # the training envs' too: only rewards and lives differ
         images = is_image(space.shape)
         self.runtime = choose_runtime(cfg.device, cfg.precision, self.learner_threads(images), image_observations=images)
         torch.set_num_threads(self.runtime.torch_threads)
         if cfg.augment_shift_px and not images:
             raise UserError(f"augment_shift_px shifts images; {cfg.env_id} has observations of shape {space.shape}")
-        self.learner = Learner(cfg, space.shape, int(self.eval_env.action_space.n), self.runtime)
+        self.learner = Learner(cfg, space.shape, int(self.evaluator.env.action_space.n), self.runtime)
         # last, after every check that fails fast: a distributed loop starts processes here
         self.actor, self.replay = self.start_acting(space)
-        if cfg.save_replay:
-            self.check_room_for_replay_files()
-        self.best_eval: float | None = None
+        self.checkpointer = Checkpointer(self.run_dir, cfg.save_replay)
+        self.checkpointer.check_room_for_replay_files(self.replay)
+        self.metrics_log = MetricsLog(self.run_dir, self.metric_fields)
         self.timers = dict.fromkeys(["env", "act", "sample", "update"], 0.0)
         self.window: dict[str, list[float]] = {"loss": [], "q_mean": [], "grad_norm": []}  # the learner's metrics
         self.wall_s_before = 0.0  # training time of earlier processes, for a resumed run
         self.learning_starts_at = cfg.learning_starts
-        self.saved_step = -1
         if resume_state is not None:
             self.restore(resume_state)
 
@@ -186,124 +162,45 @@ class TrainingLoop(ABC):
         self.timers["update"] += time.perf_counter() - start
         return priorities
 
-    def evaluate(self) -> list[float]:
-        online = self.learner.online
-        online.eval()  # noisy layers play with their mean weights, as a loaded agent does
-        try:
-            return play_episodes(self.eval_env, online, self.config.eval_games, greedy=True,
-                                 t_max=self.config.eval_t_max, seed=self.config.seed + EVAL_SEED_OFFSET,
-                                 full_games=True)
-        finally:
-            online.train()
-
-    # --- saving ---------------------------------------------------------------------------
+    # --- the state saved --------------------------------------------------------------------
     def model_state(self) -> dict:
         """What loading.load_agent reads: the config and the online network, with its shapes."""
         online = self.learner.online
         return {"config": self.config.to_dict(), "network": online.state_dict(), "step": self.step,
                 "obs_shape": online.state_shape, "n_actions": online.n_actions}
 
-    def check_room_for_replay_files(self) -> None:
-        """Refuse, before training, a --save-replay run that the disk cannot hold. A checkpoint's
-        replay file is written before the previous one is removed: two of them at once."""
-        already_there = len(list(self.run_dir.glob("replay_*.npz")))  # a resumed run's own
-        needed = max(0, 2 - already_there) * self.replay.nbytes
-        free = free_disk_bytes(self.run_dir)
-        if needed > free:
-            raise UserError(f"--save-replay needs room for two replay files of {size_text(self.replay.nbytes)} "
-                            f"(a new one is written before the old one is removed): {size_text(needed)} more, "
-                            f"but the disk of {self.run_dir} has {size_text(free)} free; free space, or train "
-                            "without --save-replay")
-
-    def save_checkpoint(self) -> None:
-        """checkpoint.pt with everything a resume needs; the replay, when asked, in a file of its
-        own written first. checkpoint.pt is renamed into place last, so it always names a
-        complete replay file, whatever instant a kill comes at."""
-        if self.saved_step == self.step:
-            return
-        replay_file = None
-        # an empty replay (step 0) is not saved: it would be the buffer's size in zeros, and a
-        # checkpoint without a replay file refills the replay anyway
-        if self.config.save_replay and len(self.replay):
-            replay_file = f"replay_{self.step:09d}.npz"
-            self.replay.save(self.run_dir / replay_file)
+    def training_state(self) -> dict:
+        """Everything a resume needs, gathered from the parts; the checkpointer adds its replay file."""
         state = self.model_state()
         state.update(
-            learner=self.learner.state_dict(), actor=self.actor.state_dict(),
-            rng={"python": random.getstate(), "numpy": numpy_global_rng_state(), "torch": torch.get_rng_state()},
-            resume={"best_eval": self.best_eval, "window": self.window, "timers": self.timers,
-                    "wall_s": self.wall_s(), "learning_starts_at": self.learning_starts_at,
-                    "replay_file": replay_file})
-        try:
-            checkpoint.save_atomic(state, self.run_dir / "checkpoint.pt")
-        except OSError:
-            if replay_file is not None:  # no checkpoint names it: give its room back
-                (self.run_dir / replay_file).unlink(missing_ok=True)
-            raise
-        self.saved_step = self.step
-        # older replays, and the temporary file of one a kill cut short
-        for old in [*self.run_dir.glob("replay_*.npz"), *self.run_dir.glob("replay_*.npz.tmp")]:
-            if old.name != replay_file:
-                old.unlink()
+            learner=self.learner.state_dict(), actor=self.actor.state_dict(), rng=global_rng_state(),
+            resume={"best_eval": self.evaluator.best_eval, "window": self.window, "timers": self.timers,
+                    "wall_s": self.wall_s(), "learning_starts_at": self.learning_starts_at})
+        return state
+
+    def save_checkpoint(self) -> None:
+        """checkpoint.pt of this step, unless it is saved already."""
+        self.checkpointer.save(self.step, self.replay, self.training_state)
 
     def restore(self, state: dict) -> None:
         """Continue from a checkpoint written by save_checkpoint."""
         self.learner.load_state_dict(state["learner"])
         self.actor.load_state_dict(state["actor"])
         resume = state["resume"]
-        self.saved_step = self.step
-        self.best_eval = resume["best_eval"]
+        self.evaluator.best_eval = resume["best_eval"]
         self.window = {key: list(values) for key, values in resume["window"].items()}
         self.timers = dict(resume["timers"])
         self.wall_s_before = resume["wall_s"]
-        if resume["replay_file"] is not None:
-            path = self.run_dir / resume["replay_file"]
-            if not path.is_file():
-                raise UserError(f"{path}, the replay named by the checkpoint, is missing")
-            try:
-                self.replay.load(path)
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-                raise UserError(f"{path} is truncated or corrupted ({type(exc).__name__})") from None
+        if self.checkpointer.restore(state, self.replay):
             self.learning_starts_at = resume["learning_starts_at"]
         else:
             # an empty replay refills before learning goes on; the actor keeps its epsilon
             self.learning_starts_at = self.step + self.config.learning_starts
-        rng = state["rng"]
-        random.setstate(rng["python"])
-        set_numpy_global_rng_state(rng["numpy"])
-        torch.set_rng_state(rng["torch"])
+        set_global_rng_state(state["rng"])
 
     # --- the loop -------------------------------------------------------------------------
     def wall_s(self) -> float:
         return self.wall_s_before + time.perf_counter() - self.start_time
-
-    def open_logs(self):
-        """metrics.csv and TensorBoard; a resumed run drops what was logged after its checkpoint."""
-        from torch.utils.tensorboard import SummaryWriter
-
-        path = self.run_dir / "metrics.csv"
-        self.config.save(self.run_dir / "config.json", runtime=self.runtime)
-        rows = []  # a run at step 0, new or started over, keeps none
-        if self.step > 0:
-            try:
-                with open(path, newline="") as f:
-                    rows = [row for row in csv.DictReader(f) if int(row["step"]) < self.step or
-                            int(row["step"]) == self.step and self.on_log_grid(self.step)]
-            except (OSError, ValueError, TypeError) as exc:
-                raise UserError(f"cannot read {path} to go on with it: {exc}") from None
-
-        def write(f):
-            text = io.StringIO()
-            table = csv.DictWriter(text, fieldnames=self.metric_fields)
-            table.writeheader()
-            table.writerows(rows)
-            f.write(text.getvalue().encode())
-
-        write_atomic(path, write)
-        metrics_file = open(path, "a", newline="")
-        # a resumed run, or one started over, drops the points of the process it replaces
-        writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1)
-        return metrics_file, csv.DictWriter(metrics_file, fieldnames=self.metric_fields), writer
 
     def train(self) -> TrainResult:
         """Train until total_steps, the stop score or a stop request (Ctrl-C, SIGTERM); low memory
@@ -323,10 +220,8 @@ class TrainingLoop(ABC):
         remedy = "free space" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "make it writable"
         if not self.run_dir.is_dir():
             return f"{failed}; the run folder is gone, so nothing is left to resume"
-        if self.saved_step < 0:
-            return f"{failed}; nothing was saved: {remedy}, then start the run again"
-        return (f"{failed}; {remedy}, then go on from its checkpoint of agent step {self.saved_step} "
-                f"with: dqn train --resume {self.run_dir}")
+        nothing_saved = "nothing was saved: " if self.checkpointer.saved_step < 0 else ""
+        return f"{failed}; {nothing_saved}{remedy}, then {self.checkpointer.how_to_go_on()}"
 
     def low_memory_message(self) -> str:
         cfg, replay = self.config, self.replay
@@ -353,27 +248,13 @@ class TrainingLoop(ABC):
                     values.clear()
         return row
 
-    def evaluate_into(self, row: dict) -> bool:
-        """Evaluate, add the scores to row, save the snapshot and the best model; returns whether
-        the stop score is reached."""
-        cfg = self.config
-        scores = self.evaluate()
-        row["eval_mean"] = round(float(np.mean(scores)), 3)
-        row["eval_std"] = round(float(np.std(scores)), 3)
-        if cfg.keep_eval_snapshots:
-            (self.run_dir / "snapshots").mkdir(exist_ok=True)
-            checkpoint.save_atomic(self.model_state(), self.run_dir / "snapshots" / f"step_{self.step:08d}.pt")
-        if self.best_eval is None or row["eval_mean"] > self.best_eval:
-            self.best_eval = row["eval_mean"]
-            checkpoint.save_atomic(self.model_state(), self.run_dir / "best.pt")
-        return cfg.stop_score is not None and row["eval_mean"] >= cfg.stop_score
-
     def train_and_save(self) -> TrainResult:
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.start_time = time.perf_counter()
         self.save_checkpoint()  # a new run's at step 0 first, so that a kill at any instant leaves one
-        metrics_file, metrics, writer = self.open_logs()
+        cfg.save(self.run_dir / "config.json", runtime=self.runtime)
+        self.metrics_log.open(self.step, keep_row_at_step=self.on_log_grid(self.step))
         stopped_early = low_memory = False
         last_log_time, last_log_step = self.start_time, self.step
         stop_signal = []
@@ -391,16 +272,11 @@ class TrainingLoop(ABC):
                         # a last row off the grid leaves the next one whole
                         row = self.metrics_row(last_log_time, last_log_step, closes_window=logged or evaluated)
                         if evaluated:
-                            stopped_early = self.evaluate_into(row)
-                        with naming_the_file(self.run_dir / "metrics.csv"):
-                            metrics.writerow(row)
-                            metrics_file.flush()
-                        with naming_the_file(self.run_dir / "tb"):
-                            for key, value in row.items():
-                                if key != "step":
-                                    writer.add_scalar(key, value, self.step)
+                            stopped_early = self.evaluator.evaluate_into(row, self.learner.online, self.model_state())
+                        self.metrics_log.write(row)
+                        best_eval = self.evaluator.best_eval
                         bar.set_postfix(eps=f"{self.actor.epsilon:.2f}", score=row.get("train_score", "-"),
-                                        best_eval=self.best_eval if self.best_eval is not None else "-")
+                                        best_eval=best_eval if best_eval is not None else "-")
                         # evaluation time is not training speed
                         last_log_time, last_log_step = time.perf_counter(), self.step
                         # checked once per row: stop with a checkpoint before the system kills the process
@@ -411,18 +287,13 @@ class TrainingLoop(ABC):
                         break
             finally:
                 bar.close()
-                metrics_file.close()
-                writer.close()
+                self.metrics_log.close()
         self.save_checkpoint()
         if low_memory:
             raise LowMemory(self.low_memory_message())
         with naming_the_file(self.run_dir / "curves.png"):
-            save_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png",
-                                 title=f"{cfg.env_id}, seed {cfg.seed}")
+            save_training_curves(self.metrics_log.path, self.run_dir / "curves.png", title=f"{cfg.env_id}, seed {cfg.seed}")
         self.actor.close()
-        self.eval_env.close()
-        return TrainResult(self.run_dir, self.step, self.learner.updates, self.best_eval, stopped_early,
+        self.evaluator.close()
+        return TrainResult(self.run_dir, self.step, self.learner.updates, self.evaluator.best_eval, stopped_early,
                            time.perf_counter() - self.start_time, stop_signal[0] if stop_signal else None)
-
-
-

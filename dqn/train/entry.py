@@ -1,0 +1,84 @@
+"""The entry points of training: train a config into a new run folder, or resume the run in one. A config
+with num_actors > 0 trains on Ray (dqn/distributed/apex.py), any other in this process (single.py)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+from dqn.config import TrainConfig
+from dqn.errors import UserError
+from dqn.train import checkpoint
+from dqn.train.loop import TrainingLoop, TrainResult
+from dqn.train.single import Trainer
+
+
+def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resume_state: dict | None = None,
+                 start_over: bool = False) -> TrainingLoop:
+    """The loop for config: on Ray with num_actors > 0 (Ray is imported for those runs only), else in this process."""
+    if config.num_actors == 0:
+        return Trainer(config, run_dir, progress, resume_state, start_over)
+    if importlib.util.find_spec("ray") is None:
+        raise UserError("num_actors > 0 trains on Ray, which is not installed: pip install -e '.[distributed]'")
+    from dqn.distributed.apex import ApexTrainer
+
+    return ApexTrainer(config, run_dir, progress, resume_state, start_over)
+
+
+def train(config: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
+    return make_trainer(config, run_dir, progress).train()
+
+
+def last_logged_step(metrics_csv: Path) -> int:
+    """The agent step of the last whole row of metrics.csv; 0 without one."""
+    try:
+        with open(metrics_csv, newline="") as f:
+            # a row cut short by a kill lacks its last fields
+            return max((int(row["step"]) for row in csv.DictReader(f) if None not in row.values()),
+                       default=0)
+    except (OSError, ValueError, csv.Error):
+        return 0
+
+
+# what a resumed run may change: how far to train, on which Ray cluster (a distributed run), with how many
+# torch threads (a run moved to another machine); nothing that changes what it learns
+RESUME_OVERRIDES = ("total_steps", "ray_address", "torch_threads")
+
+
+def resume(run_dir: Path, progress: bool = True, **changes) -> TrainResult:
+    """Go on with the run in run_dir from its checkpoint, with the RESUME_OVERRIDES fields in changes
+    set anew (total_steps: train on to it; ray_address 'local' starts a Ray here). A run
+    stopped before its first checkpoint starts over from its config.json. Says on stderr where it
+    goes on from, and how many logged agent steps were lost with the process that stopped."""
+    if set(changes) - set(RESUME_OVERRIDES):
+        raise ValueError(f"resume cannot change {sorted(set(changes) - set(RESUME_OVERRIDES))}")
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"no run folder at {run_dir}")
+    checkpoint_file, config_file = run_dir / "checkpoint.pt", run_dir / "config.json"
+    if checkpoint_file.is_file() or not config_file.is_file():
+        state = checkpoint.load(checkpoint_file)  # "no checkpoint at ..." when neither is there
+        if "resume" not in state:
+            raise UserError(f"{checkpoint_file} holds no training state to resume from")
+        if "learner" not in state:
+            raise UserError(f"{checkpoint_file} was written by a dqn from before the learner and actor were split; "
+                            "go on with that version (this one can still evaluate and record it)")
+        config, step = TrainConfig.from_dict(state["config"]), state["step"]
+        going_on = f"resuming {run_dir} from its checkpoint of agent step {step}"
+    else:
+        state, config, step = None, TrainConfig.load(config_file), 0
+        going_on = f"{run_dir} has no checkpoint.pt (it stopped before its first one): starting it over from its config.json"
+    config = dataclasses.replace(config, **changes).validate()
+    if step >= config.total_steps:
+        raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
+                        "pass a larger --total-steps to train on")
+    lost = last_logged_step(run_dir / "metrics.csv") - step
+    trainer = make_trainer(config, run_dir, progress, resume_state=state, start_over=state is None)
+    if lost > 0:
+        going_on += (f"; the {lost} agent steps logged after it in metrics.csv (and any after its last row) "
+                     "were lost and are trained again")
+    print(going_on, file=sys.stderr)
+    return trainer.train()

@@ -1,0 +1,56 @@
+"""A run's evaluation: greedy games on an evaluation env of its own, their scores in the metrics row, the
+best model (best.pt) and, with --keep-eval-snapshots, one model per evaluation (snapshots/), and whether
+the stop score is reached. A loop (dqn/train/loop.py) says when, and hands over the network and its model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dqn.config import TrainConfig
+from dqn.envs.factory import make_env
+from dqn.evaluation.games import play_episodes
+from dqn.train import checkpoint
+
+# Evaluation games get seeds of their own, apart from the training envs' seed + 0 .. num_envs - 1.
+EVAL_SEED_OFFSET = 10_000
+
+
+class Evaluator:
+    """Evaluations of a run in run_dir; best_eval is the best mean score so far, None before any."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path):
+        self.config = config
+        self.run_dir = run_dir
+        self.env = make_env(config, evaluation=True)
+        self.best_eval: float | None = None
+
+    def play(self, network) -> list[float]:
+        """The scores of eval_games greedy games of network, seeded alike at every evaluation."""
+        cfg = self.config
+        network.eval()  # noisy layers play with their mean weights, as a loaded agent does
+        try:
+            return play_episodes(self.env, network, cfg.eval_games, greedy=True, t_max=cfg.eval_t_max,
+                                 seed=cfg.seed + EVAL_SEED_OFFSET, full_games=True)
+        finally:
+            network.train()
+
+    def evaluate_into(self, row: dict, network, model: dict) -> bool:
+        """Play network, add the scores to row, save model (what loading.load_agent reads, of agent step
+        model["step"]) as a snapshot and, when it scores best, as best.pt; returns whether the stop
+        score is reached."""
+        cfg = self.config
+        scores = self.play(network)
+        row["eval_mean"] = round(float(np.mean(scores)), 3)
+        row["eval_std"] = round(float(np.std(scores)), 3)
+        if cfg.keep_eval_snapshots:
+            (self.run_dir / "snapshots").mkdir(exist_ok=True)
+            checkpoint.save_atomic(model, self.run_dir / "snapshots" / f"step_{model['step']:08d}.pt")
+        if self.best_eval is None or row["eval_mean"] > self.best_eval:
+            self.best_eval = row["eval_mean"]
+            checkpoint.save_atomic(model, self.run_dir / "best.pt")
+        return cfg.stop_score is not None and row["eval_mean"] >= cfg.stop_score
+
+    def close(self) -> None:
+        self.env.close()
