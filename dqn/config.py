@@ -16,7 +16,7 @@ from dqn.machine.hardware import PRECISIONS, Runtime
 from dqn.agent.heads import HEADS
 from dqn.agent.networks import CNN_ENCODERS
 from dqn.agent.noisy import PAPER_SIGMA0
-from dqn.train.files import write_atomic
+from dqn.machine.files import write_atomic
 
 
 def _f(default, help: str, parse=None, **kwargs):

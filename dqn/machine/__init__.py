@@ -1,1 +1,2 @@
-"""The machine: what it computes fast (device, precision, threads), and its RAM and disk."""
+"""The machine: what it computes fast (device, precision, threads), its RAM and disk, and writing files so
+that a kill never leaves half of one."""

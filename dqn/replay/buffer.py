@@ -18,7 +18,7 @@ import numpy as np
 
 from dqn.envs.spaces import is_image
 from dqn.errors import UserError
-from dqn.train.files import write_atomic
+from dqn.machine.files import write_atomic
 from dqn.replay.sumtree import SumTree
 from dqn.machine.system import check_fits_in_ram
 

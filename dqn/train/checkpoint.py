@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from dqn.errors import UserError
-from dqn.train.files import write_atomic
+from dqn.machine.files import write_atomic
 
 
 REQUIRED_KEYS = ("config", "network", "step", "obs_shape", "n_actions")

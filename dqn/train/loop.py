@@ -27,7 +27,7 @@ from dqn.errors import UserError
 from dqn.machine.hardware import choose_runtime, resolve_threads
 from dqn.train.checkpointer import Checkpointer, global_rng_state, set_global_rng_state
 from dqn.train.evaluator import Evaluator
-from dqn.train.files import deferred_thread_write_errors, naming_the_file
+from dqn.machine.files import deferred_thread_write_errors, naming_the_file
 from dqn.train.interrupts import stop_requests
 from dqn.train.metrics import METRIC_FIELDS, MetricsLog
 from dqn.agent.learner import Learner, TrainingDiverged

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from dqn.errors import UserError
-from dqn.train.files import naming_the_file, write_atomic
+from dqn.machine.files import naming_the_file, write_atomic
 
 METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
                  "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std",
