@@ -90,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", help=f"starting config: {', '.join(sorted(PRESETS))} (default: breakout)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="go on with this run from its checkpoint, with its own config "
-                            "(only --total-steps and --ray-address may change)")
+                            "(only --total-steps, --ray-address and --torch-threads may change)")
+    train.add_argument("--refill-replay", action="store_true",
+                       help="with --resume: go on without the checkpoint's replay file (a damaged or lost one), "
+                            "the replay refilled before learning goes on, as in a run without --save-replay")
     train.add_argument("--out", type=Path, help="run folder to create (default: runs/PRESET-seedS-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(train)
@@ -166,9 +169,11 @@ def cmd_train(args: argparse.Namespace) -> None:
             flags = ["--" + name.replace("_", "-") for name in RESUME_OVERRIDES]
             raise UserError(f"--resume goes on with the run's own config; only {', '.join(flags[:-1])} and "
                             f"{flags[-1]} may change, not --{others[0].replace('_', '-')}")
-        result = resume(args.resume, progress=not args.quiet,
+        result = resume(args.resume, progress=not args.quiet, refill_replay=args.refill_replay,
                         **{name: overrides[name] for name in RESUME_OVERRIDES if name in overrides})
     else:
+        if args.refill_replay:
+            raise UserError("--refill-replay goes with --resume: a new run's replay fills anyway")
         if "hidden_sizes" in overrides:
             overrides["hidden_sizes"] = tuple(overrides["hidden_sizes"])
         if args.distributed and "num_actors" not in overrides:

@@ -2,9 +2,11 @@
 
 import csv
 import json
+import random
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ import torch
 from dqn.train import checkpoint
 from dqn.config import preset_config
 from dqn.agent.learner import TrainingDiverged
-from dqn.train.loop import check_run_dir
+from dqn.train.run_lock import LOCK_FILE, check_run_dir
 from dqn.train.entry import resume
 from dqn.train.single import Trainer
 
@@ -126,9 +128,11 @@ def test_a_kill_during_the_first_checkpoint_leaves_a_folder_to_start_again_in(tm
     out = tmp_path / "run"
     killed = kill_during_write("checkpoint.pt.tmp", 1, "train", "--out", out, "--total-steps", "3000", *FLAGS)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert [p.name for p in out.iterdir()] == ["checkpoint.pt.tmp"]
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, "checkpoint.pt.tmp"]
     assert_one_line_error(dqn("train", "--resume", out), f"no checkpoint at {out / 'checkpoint.pt'}")
-    check_run_dir(out)  # an unfinished temporary file does not make the folder taken: the same --out works
+    # neither an unfinished temporary file nor the lock file of a dead run makes the folder taken: the same
+    # --out works
+    check_run_dir(out)
 
 
 def test_resume_of_a_folder_with_only_its_config_starts_the_run_over(straight, tmp_path):
@@ -145,8 +149,6 @@ def test_resume_of_a_folder_with_only_its_config_starts_the_run_over(straight, t
 
 
 def test_ctrl_c_then_resume_equals_one_straight_run(straight, tmp_path):
-    import time
-
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "dqn", "train", "--out", str(out), "--total-steps", "3000",
                                 *FLAGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -163,6 +165,58 @@ def test_ctrl_c_then_resume_equals_one_straight_run(straight, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {out} from its checkpoint of agent step {stopped_at}\n" in resumed.stderr  # nothing lost
     assert_same_run(straight, out)
+
+
+def train_with_kills(out, total_steps, flags, kills, seed):
+    """`dqn train --out out` to total_steps, SIGKILLed `kills` times, each at a random instant (seeded
+    draws) up to 2.5 s after the process starts training, and resumed after each kill. Returns the agent
+    steps of the checkpoints it went on from, a kill before its first checkpoint.pt starting it over."""
+    rng, went_on_from = random.Random(seed), []
+    for kill in range(kills + 1):
+        saved = out / "checkpoint.pt"
+        if saved.is_file():
+            went_on_from.append(torch.load(saved, weights_only=True)["step"])
+            if went_on_from[-1] == total_steps:  # killed after its last checkpoint: trained to its end
+                break
+            args = ["train", "--resume", out, "--quiet"]
+        else:
+            args = ["train", "--out", out, "--total-steps", total_steps, *flags]
+        process = subprocess.Popen([sys.executable, "-m", "dqn", *map(str, args)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        if kill == kills:
+            assert process.wait(timeout=300) == 0, process.stderr.read()
+            break
+        # past its imports and checks; the instant falls in training, a checkpoint or an evaluation
+        for line in process.stderr:
+            if line.startswith("dqn: training on"):
+                break
+        time.sleep(rng.uniform(0, 2.5))
+        process.kill()
+        process.communicate(timeout=60)
+        assert process.returncode in (-signal.SIGKILL, 0), process.returncode  # 0: it ended first
+    return went_on_from
+
+
+def test_random_kill_9s_with_saved_replay_end_as_the_straight_run(straight, tmp_path):
+    out = tmp_path / "run"
+    train_with_kills(out, 3000, FLAGS, kills=4, seed=0)
+    assert_same_run(straight, out)
+
+
+def test_random_kill_9s_without_saved_replay_end_as_a_run_resumed_at_the_same_checkpoints(tmp_path):
+    """Each resume refills the replay, so the kills change the run: it must be the run stopped
+    and resumed at those checkpoints, whatever instant each kill came at."""
+    flags = [flag for flag in FLAGS if flag != "--save-replay"]
+    killed, stopped = tmp_path / "killed", tmp_path / "stopped"
+    went_on_from = train_with_kills(killed, 3000, flags, kills=4, seed=1)
+    # a resume from step 0 refills nothing, and two from one checkpoint go on as one
+    stops = sorted(set(went_on_from) - {0})
+    assert dqn("train", "--out", stopped, "--total-steps", [*stops, 3000][0], *flags).returncode == 0
+    for step in [*stops[1:], 3000][:len(stops)]:
+        resumed = dqn("train", "--resume", stopped, "--total-steps", step, "--quiet")
+        assert resumed.returncode == 0, resumed.stderr
+    assert_same_run(stopped, killed)
+    assert int(metrics(killed)[-1]["replay_refills"]) == len(stops)
 
 
 def test_resume_without_saved_replay_refills_it_before_learning(tmp_path):
@@ -230,10 +284,31 @@ def test_bad_resume_input(straight, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "checkpoint.pt").write_bytes((straight / "checkpoint.pt").read_bytes())
+    refill = f"; go on from the checkpoint with a refilled replay (as a run without --save-replay does): " \
+             f"dqn train --resume {copy} --refill-replay\n"
     assert_one_line_error(dqn("train", "--resume", copy, "--total-steps", "4000"),
-                          "the replay named by the checkpoint, is missing")
+                          f"{copy / 'replay_000003000.npz'}, the replay named by the checkpoint, is missing{refill}")
     (copy / "replay_000003000.npz").write_bytes((straight / "replay_000003000.npz").read_bytes()[:5000])
-    assert_one_line_error(dqn("train", "--resume", copy, "--total-steps", "4000"), "is truncated or corrupted")
+    assert_one_line_error(dqn("train", "--resume", copy, "--total-steps", "4000"),
+                          f"{copy / 'replay_000003000.npz'} is truncated or corrupted (BadZipFile){refill}")
+    assert_one_line_error(dqn("train", "--preset", "cartpole", "--out", tmp_path / "new", "--refill-replay"),
+                          "--refill-replay goes with --resume")
+
+
+def test_a_damaged_replay_file_goes_on_refilled_with_refill_replay(tmp_path):
+    out = tmp_path / "run"
+    first = dqn("train", "--out", out, "--total-steps", "1000", *FLAGS)
+    assert first.returncode == 0, first.stderr
+    (out / "replay_000001000.npz").write_bytes(b"not a zip file")
+    resumed = dqn("train", "--resume", out, "--total-steps", "1500", "--refill-replay", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (f"resuming {out} from its checkpoint of agent step 1000; the replay refills first: learning goes on "
+            "at agent step 1300\n") in resumed.stderr
+    rows = {int(row["step"]): row for row in metrics(out)}
+    # one update per step from 300 (learning_starts) to 1000, none while 300 new steps refill the replay
+    assert [(int(rows[step]["updates"]), rows[step]["replay_refills"]) for step in (1000, 1300, 1500)] == \
+        [(700, "0"), (700, "1"), (900, "1")]
+    assert [p.name for p in out.glob("replay_*.npz")] == ["replay_000001500.npz"]  # the damaged one is gone
 
 
 def test_log_grid_follows_the_loop_with_several_envs(tmp_path):

@@ -93,12 +93,18 @@ class Checkpointer:
             return False
         path = self.run_dir / replay_file
         if not path.is_file():
-            raise UserError(f"{path}, the replay named by the checkpoint, is missing")
+            raise UserError(f"{path}, the replay named by the checkpoint, is missing; {self.how_to_refill()}")
         try:
             replay.load(path)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            raise UserError(f"{path} is truncated or corrupted ({type(exc).__name__})") from None
+            raise UserError(f"{path} is truncated or corrupted ({type(exc).__name__}); "
+                            f"{self.how_to_refill()}") from None
         return True
+
+    def how_to_refill(self) -> str:
+        """How a run whose replay file is lost goes on: from its checkpoint, the replay refilled."""
+        return ("go on from the checkpoint with a refilled replay (as a run without --save-replay does): "
+                f"dqn train --resume {self.run_dir} --refill-replay")
 
     def how_to_go_on(self) -> str:
         """How a run that failed goes on: from its last checkpoint, or from the start before one."""

@@ -13,6 +13,7 @@ from dqn.config import TrainConfig
 from dqn.errors import UserError
 from dqn.train import checkpoint
 from dqn.train.loop import TrainingLoop, TrainResult
+from dqn.train.run_lock import holding
 from dqn.train.single import Trainer
 
 
@@ -29,7 +30,9 @@ def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resu
 
 
 def train(config: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
-    return make_trainer(config, run_dir, progress).train()
+    """A new run of config in run_dir, which must be new or empty and is held while the run writes to it."""
+    with holding(run_dir, new_run=True):  # before anything slow (Ray's start): a taken folder fails at once
+        return make_trainer(config, run_dir, progress).train()
 
 
 def last_logged_step(metrics_csv: Path) -> int:
@@ -48,37 +51,45 @@ def last_logged_step(metrics_csv: Path) -> int:
 RESUME_OVERRIDES = ("total_steps", "ray_address", "torch_threads")
 
 
-def resume(run_dir: Path, progress: bool = True, **changes) -> TrainResult:
+def resume(run_dir: Path, progress: bool = True, refill_replay: bool = False, **changes) -> TrainResult:
     """Go on with the run in run_dir from its checkpoint, with the RESUME_OVERRIDES fields in changes
-    set anew (total_steps: train on to it; ray_address 'local' starts a Ray here). A run
-    stopped before its first checkpoint starts over from its config.json. Says on stderr where it
-    goes on from, and how many logged agent steps were lost with the process that stopped."""
+    set anew (total_steps: train on to it; ray_address 'local' starts a Ray here); with refill_replay
+    without the checkpoint's replay file (a damaged or lost one), refilling the replay as a run without
+    save_replay does. A run stopped before its first checkpoint starts over from its config.json. Says
+    on stderr where it goes on from, how many logged agent steps were lost with the process that
+    stopped, and when the replay refills. run_dir is held while the run writes to it."""
     if set(changes) - set(RESUME_OVERRIDES):
         raise ValueError(f"resume cannot change {sorted(set(changes) - set(RESUME_OVERRIDES))}")
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"no run folder at {run_dir}")
-    checkpoint_file, config_file = run_dir / "checkpoint.pt", run_dir / "config.json"
-    if checkpoint_file.is_file() or not config_file.is_file():
-        state = checkpoint.load(checkpoint_file)  # "no checkpoint at ..." when neither is there
-        if "resume" not in state:
-            raise UserError(f"{checkpoint_file} holds no training state to resume from")
-        if "learner" not in state:
-            raise UserError(f"{checkpoint_file} was written by a dqn from before the learner and actor were split; "
-                            "go on with that version (this one can still evaluate and record it)")
-        config, step = TrainConfig.from_dict(state["config"]), state["step"]
-        going_on = f"resuming {run_dir} from its checkpoint of agent step {step}"
-    else:
-        state, config, step = None, TrainConfig.load(config_file), 0
-        going_on = f"{run_dir} has no checkpoint.pt (it stopped before its first one): starting it over from its config.json"
-    config = dataclasses.replace(config, **changes).validate()
-    if step >= config.total_steps:
-        raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
-                        "pass a larger --total-steps to train on")
-    lost = last_logged_step(run_dir / "metrics.csv") - step
-    trainer = make_trainer(config, run_dir, progress, resume_state=state, start_over=state is None)
-    if lost > 0:
-        going_on += (f"; the {lost} agent steps logged after it in metrics.csv (and any after its last row) "
-                     "were lost and are trained again")
-    print(going_on, file=sys.stderr)
-    return trainer.train()
+    with holding(run_dir, new_run=False):  # before its checkpoint is read: a run may be writing it
+        checkpoint_file, config_file = run_dir / "checkpoint.pt", run_dir / "config.json"
+        if checkpoint_file.is_file() or not config_file.is_file():
+            state = checkpoint.load(checkpoint_file)  # "no checkpoint at ..." when neither is there
+            if "resume" not in state:
+                raise UserError(f"{checkpoint_file} holds no training state to resume from")
+            if "learner" not in state:
+                raise UserError(f"{checkpoint_file} was written by a dqn from before the learner and actor were "
+                                "split; go on with that version (this one can still evaluate and record it)")
+            config, step = TrainConfig.from_dict(state["config"]), state["step"]
+            going_on = f"resuming {run_dir} from its checkpoint of agent step {step}"
+            if refill_replay:  # go on as from a checkpoint without a replay file: the replay refills
+                state["resume"]["replay_file"] = None
+        else:
+            state, config, step = None, TrainConfig.load(config_file), 0
+            going_on = (f"{run_dir} has no checkpoint.pt (it stopped before its first one): starting it over "
+                        "from its config.json")
+        config = dataclasses.replace(config, **changes).validate()
+        if step >= config.total_steps:
+            raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
+                            "pass a larger --total-steps to train on")
+        lost = last_logged_step(run_dir / "metrics.csv") - step
+        trainer = make_trainer(config, run_dir, progress, resume_state=state, start_over=state is None)
+        if lost > 0:
+            going_on += (f"; the {lost} agent steps logged after it in metrics.csv (and any after its last row) "
+                         "were lost and are trained again")
+        if trainer.refilling:
+            going_on += f"; the replay refills first: learning goes on at agent step {trainer.learning_starts_at}"
+        print(going_on, file=sys.stderr)
+        return trainer.train()

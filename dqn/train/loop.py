@@ -61,15 +61,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def check_run_dir(run_dir: Path) -> None:
-    """Refuse to write into a folder that already holds a run: never overwrite one silently."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"{run_dir} is a file, not a run folder; choose another --out")
-    # a run killed as it started may have left an unfinished temporary file: nothing to keep
-    if run_dir.exists() and any(not p.name.endswith(".tmp") for p in run_dir.iterdir()):
-        raise UserError(f"run folder {run_dir} already exists and is not empty; choose another --out")
-
-
 def multiples_crossed(before: int, after: int, every: int) -> int:
     """How many multiples of `every` lie in (before, after]."""
     return after // every - before // every
@@ -84,11 +75,10 @@ class TrainingLoop(ABC):
     def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True,
                  resume_state: dict | None = None, start_over: bool = False):
         """A new run in run_dir, or with resume_state (a checkpoint of this run) its continuation,
-        or with start_over the run of run_dir again from step 0 (it has no checkpoint)."""
+        or with start_over the run of run_dir again from step 0 (it has no checkpoint). The entry
+        points (entry.py) hold the folder and check that a new run's is empty before they build a loop."""
         self.config = cfg = config.validate()
         self.run_dir = Path(run_dir)
-        if resume_state is None and not start_over:
-            check_run_dir(self.run_dir)  # before anything slow: a taken folder fails at once
         self.progress = progress
         reuse_freed_memory()
         seed_everything(cfg.seed)
@@ -109,6 +99,8 @@ class TrainingLoop(ABC):
         self.window: dict[str, list[float]] = {"loss": [], "q_mean": [], "grad_norm": []}  # the learner's metrics
         self.wall_s_before = 0.0  # training time of earlier processes, for a resumed run
         self.learning_starts_at = cfg.learning_starts
+        self.replay_refills = 0  # times a resume went on with an empty replay, over the run's processes
+        self.refilling = False  # whether this process started so
         if resume_state is not None:
             self.restore(resume_state)
 
@@ -175,7 +167,8 @@ class TrainingLoop(ABC):
         state.update(
             learner=self.learner.state_dict(), actor=self.actor.state_dict(), rng=global_rng_state(),
             resume={"best_eval": self.evaluator.best_eval, "window": self.window, "timers": self.timers,
-                    "wall_s": self.wall_s(), "learning_starts_at": self.learning_starts_at})
+                    "wall_s": self.wall_s(), "learning_starts_at": self.learning_starts_at,
+                    "replay_refills": self.replay_refills})
         return state
 
     def save_checkpoint(self) -> None:
@@ -191,11 +184,15 @@ class TrainingLoop(ABC):
         self.window = {key: list(values) for key, values in resume["window"].items()}
         self.timers = dict(resume["timers"])
         self.wall_s_before = resume["wall_s"]
+        self.replay_refills = resume.get("replay_refills", 0)  # absent from checkpoints of older versions
         if self.checkpointer.restore(state, self.replay):
             self.learning_starts_at = resume["learning_starts_at"]
         else:
             # an empty replay refills before learning goes on; the actor keeps its epsilon
             self.learning_starts_at = self.step + self.config.learning_starts
+            if self.step > 0:  # at step 0 it was empty anyway
+                self.refilling = True
+                self.replay_refills += 1
         set_global_rng_state(state["rng"])
 
     # --- the loop -------------------------------------------------------------------------
@@ -236,7 +233,8 @@ class TrainingLoop(ABC):
         learner's metrics averaged since the last row; closes_window starts a new average."""
         row = {"step": self.step, "wall_s": round(self.wall_s(), 3), "updates": self.learner.updates,
                "episodes": self.actor.episodes, "epsilon": round(self.actor.epsilon, 4),
-               "steps_per_s": round((self.step - last_log_step) / max(time.perf_counter() - last_log_time, 1e-9), 1)}
+               "steps_per_s": round((self.step - last_log_step) / max(time.perf_counter() - last_log_time, 1e-9), 1),
+               "replay_refills": self.replay_refills}
         row.update({f"time_{k}_s": round(v, 3) for k, v in self.timers.items()})
         row.update(self.loop_metrics())
         if self.actor.game_scores:

@@ -12,7 +12,7 @@ from dqn.machine.files import naming_the_file, write_atomic
 
 METRIC_FIELDS = ["step", "wall_s", "updates", "episodes", "train_score", "epsilon", "loss",
                  "q_mean", "grad_norm", "steps_per_s", "eval_mean", "eval_std",
-                 "time_env_s", "time_act_s", "time_sample_s", "time_update_s"]
+                 "time_env_s", "time_act_s", "time_sample_s", "time_update_s", "replay_refills"]
 
 
 class MetricsLog:
