@@ -43,25 +43,37 @@ def holds(holder: subprocess.Popen, run) -> bool:
     return holding and (run / "checkpoint.pt").is_file()
 
 
-def start_holder(run, *args) -> subprocess.Popen:
-    """`dqn train ARGS` writing to run in a process of its own, returned once it holds run."""
-    holder = subprocess.Popen([sys.executable, "-m", "dqn", "train", *map(str, args)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not holds(holder, run):
-        assert time.time() < deadline and holder.poll() is None, holder.communicate()
-        time.sleep(0.1)
-    return holder
+@pytest.fixture
+def start_holder():
+    """start_holder(run, *ARGS): `dqn train ARGS` writing to run in a process of its own, returned once it
+    holds run; killed at the end of a test that failed before it ended."""
+    started = []
+
+    def start(run, *args) -> subprocess.Popen:
+        holder = subprocess.Popen([sys.executable, "-m", "dqn", "train", *map(str, args)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        started.append(holder)
+        deadline = time.time() + 120
+        while not holds(holder, run):
+            assert time.time() < deadline and holder.poll() is None, holder.communicate()
+            time.sleep(0.1)
+        return holder
+
+    yield start
+    for holder in started:
+        if holder.poll() is None:
+            holder.kill()
+            holder.communicate()
 
 
 def assert_refused(run, holder, *args):
     """`dqn train ARGS` refused within 2 s with one line naming run and the holder's pid and host, before Ray."""
     second = subprocess.run([sys.executable, "-c", TIMED, "train", *map(str, args)], capture_output=True,
                             text=True, timeout=120)
-    seconds, imported_ray = second.stdout.split()
     assert second.returncode == 2 and second.stderr == (
         f"dqn: error: run folder {run} is in use by another dqn train (pid {holder.pid} on {socket.gethostname()}); "
-        "one process writes to a run folder at a time: wait for it to end, or stop it first\n")
+        "one process writes to a run folder at a time: wait for it to end, or stop it first\n"), second.stderr
+    seconds, imported_ray = second.stdout.split()
     assert float(seconds) < 2 and imported_ray == "False"
 
 
@@ -77,7 +89,7 @@ def assert_ends_as_its_own_run(holder, run):
     assert state["step"] == 4000 and state["config"]["seed"] == 4
 
 
-def test_a_new_run_holds_its_folder_against_a_resume_and_a_new_run_but_not_a_reader(tmp_path):
+def test_a_new_run_holds_its_folder_against_a_resume_and_a_new_run_but_not_a_reader(tmp_path, start_holder):
     run = tmp_path / "run"
     holder = start_holder(run, "--out", run, *HOLDER_FLAGS)
     assert_refused(run, holder, "--resume", run)
@@ -87,7 +99,7 @@ def test_a_new_run_holds_its_folder_against_a_resume_and_a_new_run_but_not_a_rea
     assert_ends_as_its_own_run(holder, run)
 
 
-def test_a_resumed_run_holds_its_folder_against_another_resume(tmp_path):
+def test_a_resumed_run_holds_its_folder_against_another_resume(tmp_path, start_holder):
     run = tmp_path / "run"
     first = dqn("train", "--out", run, *HOLDER_FLAGS, "--total-steps", "500")
     assert first.returncode == 0, first.stderr
@@ -109,7 +121,7 @@ def test_a_refused_new_run_leaves_no_folder_and_a_dead_holder_none_to_clean(tmp_
     assert trained.returncode == 0, trained.stderr
 
 
-def test_an_apex_run_holds_its_folder_and_a_second_is_refused_before_ray_starts(tmp_path):
+def test_an_apex_run_holds_its_folder_and_a_second_is_refused_before_ray_starts(tmp_path, start_holder):
     pytest.importorskip("ray")
     run = tmp_path / "run"
     holder = start_holder(run, "--out", run, *HOLDER_FLAGS, "--num-actors", "2")  # its Ray started
