@@ -219,6 +219,19 @@ def test_random_kill_9s_without_saved_replay_end_as_a_run_resumed_at_the_same_ch
     assert int(metrics(killed)[-1]["replay_refills"]) == len(stops)
 
 
+@pytest.mark.slow
+def test_twenty_random_kill_9s_of_a_breakout_run_end_as_the_straight_run(tmp_path):
+    flags = ["--preset", "breakout", "--seed", "3", "--save-replay", "--buffer-size", "2000",
+             "--learning-starts", "200", "--checkpoint-freq-steps", "100", "--log-freq-steps", "100",
+             "--eval-freq-steps", "600", "--eval-games", "1", "--eval-t-max", "300", "--stop-score", "1e9",
+             "--quiet"]
+    straight_run, out = tmp_path / "straight", tmp_path / "run"
+    result = dqn("train", "--out", straight_run, "--total-steps", "1200", *flags)
+    assert result.returncode == 0, result.stderr
+    train_with_kills(out, 1200, flags, kills=20, seed=2)
+    assert_same_run(straight_run, out)
+
+
 def test_resume_without_saved_replay_refills_it_before_learning(tmp_path):
     config = preset_config("cartpole", seed=1, total_steps=1_000, learning_starts=300, eval_freq_steps=0,
                            log_freq_steps=100, stop_score=None)
