@@ -331,16 +331,23 @@ def test_log_grid_follows_the_loop_with_several_envs(tmp_path):
     assert [step for step in range(3, 310, 3) if trainer.on_log_grid(step)] == [102, 201, 300]
 
 
-def test_prioritized_replay_resumes_to_the_bit(tmp_path):
-    """The priorities and their running maximum are saved with the replay."""
-    flags = [*FLAGS, "--prioritized-replay", "--priority-beta-steps", "1500"]
+def assert_resumes_to_the_bit(tmp_path, total_steps: int, flags: list[str]):
+    """A run of flags stopped at half its total_steps and resumed equals the straight run; returns the
+    straight run's folder."""
     straight_run, out = tmp_path / "straight", tmp_path / "run"
-    assert dqn("train", "--out", straight_run, "--total-steps", "2000", *flags).returncode == 0
-    first = dqn("train", "--out", out, "--total-steps", "1000", *flags)
+    result = dqn("train", "--out", straight_run, "--total-steps", total_steps, *flags)
+    assert result.returncode == 0, result.stderr
+    first = dqn("train", "--out", out, "--total-steps", total_steps // 2, *flags)
     assert first.returncode == 0, first.stderr
-    second = dqn("train", "--resume", out, "--total-steps", "2000", "--quiet")
+    second = dqn("train", "--resume", out, "--total-steps", total_steps, "--quiet")
     assert second.returncode == 0, second.stderr
     assert_same_run(straight_run, out)
+    return straight_run
+
+
+def test_prioritized_replay_resumes_to_the_bit(tmp_path):
+    """The priorities and their running maximum are saved with the replay."""
+    assert_resumes_to_the_bit(tmp_path, 2000, [*FLAGS, "--prioritized-replay", "--priority-beta-steps", "1500"])
 
 
 def test_a_rainbow_run_writes_its_files_and_resumes_to_the_bit(tmp_path):
@@ -348,9 +355,7 @@ def test_a_rainbow_run_writes_its_files_and_resumes_to_the_bit(tmp_path):
     replay and 3-step returns, on CartPole (returns up to 100)."""
     flags = [*FLAGS, "--head", "c51-dueling", "--noisy", "--prioritized-replay", "--n-step", "3",
              "--v-min", "0", "--v-max", "100", "--priority-beta-steps", "1000"]
-    straight_run, out = tmp_path / "straight", tmp_path / "run"
-    result = dqn("train", "--out", straight_run, "--total-steps", "1200", *flags)
-    assert result.returncode == 0, result.stderr
+    straight_run = assert_resumes_to_the_bit(tmp_path, 1200, flags)
     for name in ["config.json", "metrics.csv", "checkpoint.pt", "best.pt", "curves.png"]:
         assert (straight_run / name).is_file(), name
     assert {row["epsilon"] for row in metrics(straight_run) if int(row["step"]) > 300} == {"0.0"}
@@ -366,11 +371,6 @@ def test_a_rainbow_run_writes_its_files_and_resumes_to_the_bit(tmp_path):
                    for path in (straight_run, tmp_path / "nan_noise.pt")]
     assert all(result.returncode == 0 for result in evaluations), [result.stderr for result in evaluations]
     assert json.loads(evaluations[0].stdout)["scores"] == json.loads(evaluations[1].stdout)["scores"]
-    first = dqn("train", "--out", out, "--total-steps", "600", *flags)
-    assert first.returncode == 0, first.stderr
-    second = dqn("train", "--resume", out, "--total-steps", "1200", "--quiet")
-    assert second.returncode == 0, second.stderr
-    assert_same_run(straight_run, out)
 
 
 def test_an_iqn_run_resumes_to_the_bit(tmp_path):
@@ -378,10 +378,4 @@ def test_an_iqn_run_resumes_to_the_bit(tmp_path):
     resume with it; with noisy nets drawing from the same generator, and prioritized replay."""
     flags = [*FLAGS, "--head", "iqn", "--noisy", "--prioritized-replay", "--n-step", "3",
              "--iqn-quantile-samples", "8", "--iqn-action-samples", "4", "--priority-beta-steps", "1000"]
-    straight_run, out = tmp_path / "straight", tmp_path / "run"
-    assert dqn("train", "--out", straight_run, "--total-steps", "1200", *flags).returncode == 0
-    first = dqn("train", "--out", out, "--total-steps", "600", *flags)
-    assert first.returncode == 0, first.stderr
-    second = dqn("train", "--resume", out, "--total-steps", "1200", "--quiet")
-    assert second.returncode == 0, second.stderr
-    assert_same_run(straight_run, out)
+    assert_resumes_to_the_bit(tmp_path, 1200, flags)
