@@ -124,9 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_protocol_flags(record)
 
     bench = commands.add_parser("bench", help="measure training speed on Breakout (Nature DQN settings, "
-                                              "or a preset's)")
-    bench.add_argument("--preset", help=f"time this preset's own settings ({', '.join(sorted(PRESETS))}) "
-                                        "instead of the Nature DQN settings on the breakout preset's game and envs")
+                                              "a preset's or a run's)")
+    recipe = bench.add_mutually_exclusive_group()
+    recipe.add_argument("--preset", help=f"time this preset's own settings ({', '.join(sorted(PRESETS))}) "
+                                         "instead of the Nature DQN settings on the breakout preset's game and envs")
+    recipe.add_argument("--config", type=Path, metavar="DIR",
+                        help="time the recipe of this run or model folder (its config.json), e.g. models/breakout")
     bench.add_argument("--steps", type=positive_int, default=20_000, help="agent steps to time, after 1,000 of warm-up")
     bench.add_argument("--num-envs", type=positive_int,
                        help=f"envs stepped together (default: the preset's; without --preset the breakout "
@@ -258,11 +261,11 @@ def cmd_record(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     from dqn.train.benchmark import run_benchmark
 
-    report = run_benchmark(args.steps, args.num_envs, args.preset)
+    report = run_benchmark(args.steps, args.num_envs, args.preset, args.config)
     if args.json:
         print(json.dumps(report))
     else:
-        preset = f" ({args.preset} preset)" if args.preset else ""
+        preset = f" ({args.preset} preset)" if args.preset else f" ({args.config}'s recipe)" if args.config else ""
         print(f"{report['steps_per_s']:.1f} agent steps/s on {report['env_id']}{preset} "
               f"({report['replay_bytes_per_transition']:.0f} replay bytes per transition); "
               f"time per agent step: " + ", ".join(f"{k} {v:.2f} ms" for k, v in report["ms_per_step"].items()))

@@ -11,6 +11,9 @@ import pytest
 import torch
 
 from dqn import cli
+from dqn.config import TrainConfig, preset_config
+
+REPO = Path(__file__).resolve().parents[1]
 
 SMOKE_FLAGS = ["--total-steps", "600", "--learning-starts", "200", "--train-freq-steps", "2",
                "--gradient-steps", "3", "--eval-freq-steps", "300", "--eval-games", "2",
@@ -228,7 +231,6 @@ def test_bench_times_a_presets_own_settings():
     from dataclasses import fields
 
     from dqn.train.benchmark import bench_config
-    from dqn.config import preset_config
 
     # the whole command on the quickest preset: its game, envs and one update per agent step
     result = dqn("bench", "--preset", "cartpole", "--steps", "1", "--json")
@@ -239,7 +241,7 @@ def test_bench_times_a_presets_own_settings():
     assert set(report["ms_per_step"]) == {"env", "act", "sample", "update", "other"}
     # rainbow and breakout keep their head, noise, replay, n-step and envs: only the timing is the bench's
     timing = {"learning_starts", "total_steps", "eval_freq_steps", "stop_score", "log_freq_steps",
-              "checkpoint_freq_steps", "keep_eval_snapshots"}
+              "checkpoint_freq_steps", "keep_eval_snapshots", "save_replay"}
     for name in ("rainbow", "breakout", "cartpole"):
         config, own = bench_config(1, preset=name), preset_config(name)
         assert {f.name for f in fields(own) if getattr(config, f.name) != getattr(own, f.name)} <= timing, name
@@ -249,3 +251,27 @@ def test_bench_times_a_presets_own_settings():
     # a part taken out (benchmarks/rainbow_parts.py), the others kept
     without_noise = bench_config(1, preset="rainbow", noisy=False)
     assert not without_noise.noisy and without_noise.head == "c51-dueling" and without_noise.prioritized_replay
+    # a shipped agent's recipe: everything but the timing is its config.json's
+    recipe = TrainConfig.load(REPO / "models" / "breakout" / "config.json")
+    config = bench_config(1, recipe=recipe)
+    assert {f.name for f in fields(recipe) if getattr(config, f.name) != getattr(recipe, f.name)} <= timing
+    assert (config.buffer_size, config.learning_rate, config.noisy) == (1_000_000, 2.5e-4, False)
+
+
+def test_bench_times_the_recipe_of_a_run_folder(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    preset_config("cartpole", batch_size=16, save_replay=True).save(run / "config.json")
+    result = dqn("bench", "--config", str(run), "--steps", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["recipe"] == str(run) and report["env_id"] == "CartPole-v1"
+    assert report["steps"] == 1000 and report["updates"] == 1000
+    assert not (run / "checkpoint.pt").exists()  # the folder is read, never trained in
+
+
+def test_bench_refuses_a_folder_without_a_config(tmp_path):
+    result = dqn("bench", "--config", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"dqn: error: {tmp_path} has no config.json: give a run folder or a model " \
+                                     "folder such as models/breakout"

@@ -5,8 +5,9 @@ agent step 1,000, plain DQN (no Double, Dueling or n-step), so the work per step
 as theirs; the engine (batched acting over the breakout preset's 4 envs, bfloat16, channels-last convolutions,
 fused Adam, 2 threads, freed memory kept by malloc) is this project's.
 
-With a preset, its own settings instead (head, noisy, replay, n-step, envs...), timed the same way:
-only the warm-up, the length and the cadence of evaluations, logs and checkpoints are the bench's.
+With a preset, or the config of a run or model folder (its recipe), their own settings instead (head,
+noisy, replay, n-step, envs...), timed the same way: only the warm-up, the length and the cadence of
+evaluations, logs and checkpoints are the bench's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import csv
 import tempfile
 from pathlib import Path
 
-from dqn.config import preset_config
+from dqn.config import TrainConfig, preset_config
+from dqn.errors import UserError
 from dqn.train.interrupts import Interrupted
 from dqn.train.single import Trainer
 
@@ -27,22 +29,38 @@ NATURE_SETTINGS = dict(atari_preprocessing="nature", batch_size=32, train_freq_s
                        buffer_size=100_000, double_dqn=False, head="q", n_step=1)
 
 
-def bench_config(steps: int, num_envs: int | None = None, preset: str | None = None, **overrides):
-    """The config timed: the Nature DQN settings, or with a preset its own, with overrides (config
-    fields) on top; num_envs None: the preset's."""
+def recipe_config(folder: Path) -> TrainConfig:
+    """The config a run or model folder was trained with (its config.json)."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise UserError(f"{folder} has no config.json: give a run folder or a model folder such as models/breakout")
+    recipe = TrainConfig.load(path)
+    if recipe.num_actors:
+        raise UserError(f"{folder} trained with {recipe.num_actors} Ray actors; dqn bench times one-process recipes")
+    return recipe
+
+
+def bench_config(steps: int, num_envs: int | None = None, preset: str | None = None,
+                 recipe: TrainConfig | None = None, **overrides) -> TrainConfig:
+    """The config timed: the Nature DQN settings, or a preset's or a recipe's own, with overrides (config
+    fields) on top; num_envs None: the preset's or recipe's."""
     total = WARMUP_STEPS + -(-steps // WARMUP_STEPS) * WARMUP_STEPS  # whole log rows
-    settings = {} if preset else dict(NATURE_SETTINGS)
+    settings = {} if preset or recipe else dict(NATURE_SETTINGS)
     if num_envs is not None:
         settings["num_envs"] = num_envs
-    return preset_config(
-        preset or "breakout", **{**settings, **overrides},
-        learning_starts=WARMUP_STEPS, total_steps=total, eval_freq_steps=0, stop_score=None,
-        log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False)
+    timing = dict(learning_starts=WARMUP_STEPS, total_steps=total, eval_freq_steps=0, stop_score=None,
+                  log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False,
+                  save_replay=False)
+    if recipe is not None:
+        return TrainConfig(**{**recipe.to_dict(), **settings, **overrides, **timing}).validate()
+    return preset_config(preset or "breakout", **settings, **overrides, **timing)
 
 
-def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = None, **overrides) -> dict:
+def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = None,
+                  recipe_dir: Path | None = None, **overrides) -> dict:
     """Train for WARMUP + steps agent steps and time the part after warm-up."""
-    config = bench_config(steps, num_envs, preset, **overrides)
+    recipe = recipe_config(recipe_dir) if recipe_dir is not None else None
+    config = bench_config(steps, num_envs, preset, recipe, **overrides)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, Path(tmp) / "run", progress=False)
         interrupted_by = trainer.train().interrupted_by
@@ -62,6 +80,7 @@ def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = 
     ms_per_step["other"] = 1000 * seconds / timed_steps - sum(ms_per_step.values())
     return {
         **({"preset": preset} if preset else {}),  # without one, the output is as it always was
+        **({"recipe": str(recipe_dir)} if recipe_dir is not None else {}),
         "env_id": config.env_id,
         "steps": timed_steps,
         "updates": updates,
