@@ -2,10 +2,11 @@
 
 Both train on BreakoutNoFrameskip-v4 with 84x84 frames, the Nature CNN, batch 32, one update per
 4 agent steps and learning from agent step 1,000; both are timed over the steps after that.
-They run one after the other, never at once, so neither slows the other.
+They run one after the other, never at once, so neither slows the other. With --config, the recipes
+of run or model folders (`dqn bench --config DIR`) are timed in the same run, against the same SB3 figure.
 
     pip install -r benchmarks/requirements.txt
-    python benchmarks/bench_vs_sb3.py --steps 20000
+    python benchmarks/bench_vs_sb3.py --steps 20000 [--config models/breakout]
 """
 
 from __future__ import annotations
@@ -46,14 +47,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="timed agent steps, after warm-up")
     parser.add_argument("--num-envs", type=int, help="envs of this project's loop (default: `dqn bench`'s; SB3 steps one)")
+    parser.add_argument("--config", nargs="+", default=[], metavar="DIR",
+                        help="also time the recipes of these run or model folders (their own envs)")
     args = parser.parse_args()
 
-    envs = [] if args.num_envs is None else ["--num-envs", str(args.num_envs)]
-    ours = json.loads(subprocess.run([sys.executable, "-m", "dqn", "bench", "--steps", str(args.steps), *envs, "--json"],
-                                     check=True, capture_output=True, text=True).stdout)
+    def dqn_bench(*flags: str) -> dict:
+        command = [sys.executable, "-m", "dqn", "bench", "--steps", str(args.steps), *flags, "--json"]
+        return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+    ours = dqn_bench(*([] if args.num_envs is None else ["--num-envs", str(args.num_envs)]))
+    recipes = {folder: dqn_bench("--config", folder) for folder in args.config}
     sb3 = sb3_steps_per_s(args.steps)
-    print(json.dumps({"dqn": ours, "sb3_steps_per_s": sb3, "ratio": ours["steps_per_s"] / sb3}, indent=2))
+    print(json.dumps({"dqn": ours, **{f"dqn --config {k}": v for k, v in recipes.items()},
+                      "sb3_steps_per_s": sb3, "ratio": ours["steps_per_s"] / sb3}, indent=2))
     print(f"\ndqn {ours['steps_per_s']:.1f} agent steps/s, SB3 {sb3:.1f}: {ours['steps_per_s'] / sb3:.2f}x")
+    for folder, report in recipes.items():
+        print(f"dqn bench --config {folder}: {report['steps_per_s']:.1f} agent steps/s, "
+              f"{report['steps_per_s'] / sb3:.2f}x SB3")
 
 
 if __name__ == "__main__":
