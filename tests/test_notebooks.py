@@ -7,11 +7,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 # the benchmark runs them the same way
-from run_notebook import execute, outputs_text, summary  # noqa: E402
+from run_notebook import execute, outputs_text, run_cells, summary, with_overrides  # noqa: E402
 
 NOTEBOOKS = ["homework_pytorch_main.ipynb", "homework_pytorch_debug.ipynb"]
 # what must not reach a student in the saved outputs: a path of the machine that ran it, or a warning
@@ -32,14 +33,15 @@ def test_debug_notebook_passes_its_final_check():
 
 
 @pytest.mark.skipif(not (ROOT / "models" / "breakout" / "best.pt").is_file(),
-                    reason="the main notebook's final score needs the pretrained agent in models/breakout")
+                    reason="the main notebook's smoke run scores the pretrained agent in models/breakout")
 def test_main_notebook_smoke_run_passes_every_assert():
     notebook = execute("homework_pytorch_main.ipynb", {"SMOKE": "True"}, timeout_s=900)
     text = outputs_text(notebook)
     assert "Formal tests seem fine" in text and "Well done!" in text and "Double DQN check passed" in text
     run = summary(text)
-    assert run["stop_step"] == 300 and run["stop_reason"] == "the step cap (total_steps)"
-    assert run["scored"].startswith("the pretrained agent")  # a 300-step agent cannot pass; the notebook says so
+    assert run["stop_step"] == 300 and run["stop_reason"] == "the step cap"
+    assert "| 300/300 [" in text  # the bar counts agent steps, to the cap
+    assert run["scored"].startswith("the pretrained agent") and "SMOKE = True" in run["scored"]
     assert run["final_score"] >= 15 and "Cool!" in text
     html = "".join(out.get("data", {}).get("text/html", "") for cell in notebook.cells
                    if cell.cell_type == "code" for out in cell.get("outputs", []))
@@ -49,6 +51,22 @@ def test_main_notebook_smoke_run_passes_every_assert():
     assert images >= 10
 
 
+@pytest.mark.slow
+def test_main_notebook_fails_its_final_check_when_its_own_agent_falls_short():
+    # A 1,000-step budget cannot pass: the final check must score this agent, not swap in the pretrained one.
+    notebook = with_overrides("homework_pytorch_main.ipynb", {"SMOKE": "False", "MAX_AGENT_STEPS": "1000"})
+    with pytest.raises(CellExecutionError) as failure:
+        run_cells(notebook, timeout_s=900)
+    text = outputs_text(notebook)
+    run = summary(text)
+    assert run["stop_step"] == 1000 and run["stop_reason"] == "the step cap" and "| 1000/1000 [" in text
+    assert run["scored"] == "the agent trained in this notebook" and run["final_score"] < 15
+    assert failure.value.ename == "AssertionError" and "Cool!" not in text
+    message = failure.value.evalue
+    assert "not as cool as DQN can" in message and "after 1000 agent steps" in message
+    assert "raise MAX_AGENT_STEPS" in message and "load_pretrained()" in message  # how to go on
+
+
 def test_the_committed_main_notebook_shows_its_own_agent_passing():
     # The saved outputs are those of a run with the default budget (SMOKE = False), not of the smoke run.
     notebook = nbformat.read(ROOT / "homework_pytorch_main.ipynb", as_version=4)
@@ -56,6 +74,7 @@ def test_the_committed_main_notebook_shows_its_own_agent_passing():
     run = summary(text)
     assert run["stop_reason"] == "the homework score reached 15" and 0 < run["stop_step"] < 10**6
     assert run["scored"] == "the agent trained in this notebook" and run["final_score"] >= 15
+    assert "/500000 [" in text  # the bar's total: the cap in agent steps
     html = "".join(out.get("data", {}).get("text/html", "") for cell in notebook.cells
                    if cell.cell_type == "code" for out in cell.get("outputs", []))
     assert "<video" in html
