@@ -40,11 +40,13 @@ def bench_config(steps: int, num_envs: int | None = None, preset: str | None = N
         log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False)
 
 
-def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = None, **overrides) -> dict:
-    """Train for WARMUP + steps agent steps and time the part after warm-up."""
+def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = None, progress: bool = False,
+                  **overrides) -> dict:
+    """Train for WARMUP + steps agent steps and time the part after warm-up; progress shows the
+    training's bar on stderr."""
     config = bench_config(steps, num_envs, preset, **overrides)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(config, Path(tmp) / "run", progress=False)
+        trainer = Trainer(config, Path(tmp) / "run", progress=progress)
         interrupted_by = trainer.train().interrupted_by
         if interrupted_by:  # training stops with a checkpoint to go on from; a benchmark just stops
             raise Interrupted(interrupted_by)
