@@ -6,9 +6,6 @@ import sys
 
 from tqdm import tqdm
 
-STEPS_BETWEEN_REFRESHES = 100  # the game in play is shown every this many agent steps
-
-
 class GamesBar:
     """tqdm over games, with the agent step and score of the game in play beside it; its on_step and
     on_game go to games.play_episodes. enabled=False shows nothing."""
@@ -16,11 +13,14 @@ class GamesBar:
     def __init__(self, games: int, enabled: bool, unit: str = "game"):
         self.unit = unit
         self.last_game: tuple[float, int, bool] | None = None  # (score, agent steps, cut) of the last one ended
-        self.bar = tqdm(total=games, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+        # miniters=0: redrawn at most every mininterval seconds however few games end, so that a long
+        # game shows its steps
+        self.bar = tqdm(total=games, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True,
+                        miniters=0)
 
     def on_step(self, score: float, step: int) -> None:
-        if step % STEPS_BETWEEN_REFRESHES == 0:
-            self.bar.set_postfix_str(f"this {self.unit}: agent step {step}, score {score:.0f}")
+        self.bar.set_postfix_str(f"this {self.unit}: agent step {step}, score {score:.0f}", refresh=False)
+        self.bar.update(0)  # draws the postfix if mininterval has passed
 
     def on_game(self, score: float, steps: int, cut: bool) -> None:
         self.last_game = score, steps, cut
