@@ -344,11 +344,11 @@ def test_help_shows_defaults():
 
 def test_print_config_prints_the_preset_with_the_flags_and_makes_no_run(tmp_path):
     result = dqn("train", "--preset", "cartpole", "--seed", "7", "--hidden-sizes", "32", "32", "--print-config",
-                 "--out", tmp_path / "run")
+                 cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     expected = preset_config("cartpole", seed=7, hidden_sizes=(32, 32)).to_dict()
     assert json.loads(result.stdout) == json.loads(json.dumps(expected))
-    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+    assert list(tmp_path.iterdir()) == []  # no runs/ folder, no run
 
 
 def test_a_bare_dqn_prints_usage_and_its_commands():
