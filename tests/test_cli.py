@@ -300,7 +300,8 @@ def test_record_shows_a_bar_and_says_when_the_step_limit_cut_the_game(run_dir, t
     assert "1/1" in cut.stderr
     # CartPole ends its games by itself within 500 agent steps, under the protocol's 10,000
     whole = dqn("record", run_dir, "--out", tmp_path / "whole", "--quiet")
-    assert whole.returncode == 0 and whole.stderr == "", whole.stderr
+    # (SDL, which draws CartPole, may say something on stderr of its own)
+    assert whole.returncode == 0 and "1/1" not in whole.stderr, whole.stderr
     assert re.fullmatch(r".*game_01\.mp4: score \d+\n", whole.stdout)
 
 
