@@ -1,6 +1,6 @@
 """Write the Hugging Face metadata of a model card from the model's measured scores.
 
-MODEL_DIR/evaluation.json maps each protocol (noop, sticky, homework) to what
+MODEL_DIR/evaluation.json maps each protocol (noop, sticky, training) to what
 `dqn evaluate MODEL_DIR --protocol P --games N --seed S --json` printed (with `--homework` for the
 homework's score). This script puts the YAML block that the Hub reads (tags and a model-index with
 one mean_reward per protocol) at the top of MODEL_DIR/README.md, replacing the one there, so the

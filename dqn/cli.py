@@ -1,14 +1,17 @@
 """The `dqn` command: train, evaluate, record, bench.
 
-Every TrainConfig field is also a kebab-case flag of `dqn train`, with the field's help text.
-Bad input ends with one line on stderr and exit code 2; Ctrl-C or SIGTERM with one line and
-exit code 130 or 143, except in training, which saves a checkpoint first and exits with 0.
+Every TrainConfig field is also a kebab-case flag of `dqn train`, with the field's help text and
+the default preset's value. Bad input ends with one line on stderr and exit code 2 (an unknown flag
+with the closest known one; a bare `dqn` with the help); Ctrl-C or SIGTERM with one line and exit
+code 130 or 143, except in training, which saves a checkpoint first and exits with 0. Progress bars
+go to stderr, so that stdout holds only results.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import sys
 import time
@@ -19,15 +22,52 @@ import numpy as np
 
 from dqn.config import PRESETS, TrainConfig, preset_config
 from dqn.errors import UserError
+from dqn.train.entry import RESUME_OVERRIDES
 from dqn.train.interrupts import Interrupted, interruptible
 from dqn.evaluation.protocols import PROTOCOLS, Protocol, protocol_env
 
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}
+DEFAULT_PRESET = "breakout"  # dqn train's config without --preset
+
+
+class DefaultsShown(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless it has none to show or says it itself."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or any(action.default is no_default for no_default
+                                                                    in (None, False, argparse.SUPPRESS)):
+            return text
+        return text + " (default: %(default)s)"
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse prints usage plus an error; we want just the error, on one line."""
+    """argparse prints usage plus an error; we want just the error, on one line. An unknown flag
+    gets the closest known one of its command as a suggestion."""
+
+    def __init__(self, *args, **kwargs):
+        self.flags: list[str] = []  # the option strings shown in --help, for suggestions
+        self.commands: dict[str, OneLineParser] = {}  # a subcommand's parser by name
+        super().__init__(*args, formatter_class=DefaultsShown, **kwargs)
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.help is not argparse.SUPPRESS:
+            self.flags.extend(action.option_strings)
+        return action
+
+    def parse_args(self, args=None, namespace=None) -> argparse.Namespace:
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            self.commands.get(getattr(parsed, "command", None), self).unrecognized(unknown[0])
+        return parsed
+
+    def unrecognized(self, word: str) -> typing.NoReturn:
+        """The error for an argument nothing takes, with the closest flag of this parser if there is one."""
+        flag = word.split("=", 1)[0]
+        closest = difflib.get_close_matches(flag.replace("_", "-"), self.flags, n=1) if flag.startswith("--") else []
+        self.error(f"unrecognized argument {flag}" + (f"; did you mean {closest[0]}?" if closest else ""))
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -65,12 +105,30 @@ def probability(text: str) -> float:
     return value
 
 
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def resume_flags_text() -> str:
+    """The flags a resumed run may change (entry.RESUME_OVERRIDES), as a phrase: "--a, --b and --c"."""
+    *others, last = [flag_name(name) for name in RESUME_OVERRIDES]
+    return f"{', '.join(others)} and {last}"
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag per TrainConfig field; its help ends with the default preset's value (its default is None,
+    so that a config holds only the flags given)."""
     hints = typing.get_type_hints(TrainConfig)
+    defaults = preset_config(DEFAULT_PRESET)
     for field in dataclasses.fields(TrainConfig):
-        flags = ["--" + field.name.replace("_", "-"), *FLAG_ALIASES.get(field.name, ())]
+        flags = [flag_name(field.name), *FLAG_ALIASES.get(field.name, ())]
         kind = hints[field.name]
-        kwargs = {"dest": field.name, "default": None, "help": field.metadata["help"]}
+        help_text = field.metadata["help"]
+        if "default" not in help_text:
+            value = getattr(defaults, field.name)
+            shown = " ".join(map(str, value)) if isinstance(value, tuple) else "none" if value is None else value
+            help_text += f" (default: {shown})".replace("%", "%%")
+        kwargs = {"dest": field.name, "default": None, "help": help_text}
         if field.metadata["parse"] is not None:
             parser.add_argument(*flags, type=field.metadata["parse"], metavar=f"{field.default}|N", **kwargs)
         elif kind is bool:
@@ -82,20 +140,27 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(*flags, type=base, metavar=base.__name__.upper(), **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="dqn", description="Deep Q-Networks: train, evaluate, record, bench.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    # not required: a bare `dqn` gets the whole help (main), not argparse's one line
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    parser.commands = commands.choices
 
     train = commands.add_parser("train", help="train an agent and write a run folder")
-    train.add_argument("--preset", help=f"starting config: {', '.join(sorted(PRESETS))} (default: breakout)")
+    train.add_argument("--preset", help=f"starting config: {', '.join(sorted(PRESETS))} (default: "
+                                        f"{DEFAULT_PRESET}; the defaults below are its values: see any preset's "
+                                        "with --preset NAME --print-config)")
+    train.add_argument("--print-config", action="store_true",
+                       help="print the config, the preset with the flags given applied, as JSON and exit")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="go on with this run from its checkpoint, with its own config "
-                            "(only --total-steps, --ray-address and --torch-threads may change)")
+                            f"(only {resume_flags_text()} may change)")
     train.add_argument("--refill-replay", action="store_true",
                        help="with --resume: go on without the checkpoint's replay file (a damaged or lost one), "
                             "the replay refilled before learning goes on, as in a run without --save-replay")
     train.add_argument("--out", type=Path, help="run folder to create (default: runs/PRESET-seedS-TIME)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar (the run folder and how to watch it are still said at the start)")
     _add_config_flags(train)
     train.add_argument("--distributed", action="store_true",
                        help="Ape-X on Ray with an actor per core of this machine, unless --num-actors says how many")
@@ -110,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--games", type=positive_int, default=30, help="number of games")
     evaluate.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
     _add_protocol_flags(evaluate)
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object (and no progress bar)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.add_argument("--homework", action="store_true",
                           help="Atari: also the course's final score: 30 one-life episodes, greedy, "
                                "unclipped, no random no-ops, env seeded once with --seed (the course uses 9), "
@@ -122,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--games", type=positive_int, default=1, help="number of games, one video each")
     record.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
     _add_protocol_flags(record)
+    record.add_argument("--quiet", action="store_true", help="no progress bar")
 
     bench = commands.add_parser("bench", help="measure training speed on Breakout (Nature DQN settings, "
                                               "a preset's or a run's)")
@@ -134,13 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--num-envs", type=positive_int,
                        help=f"envs stepped together (default: the preset's; without --preset the breakout "
                             f"preset's, {PRESETS['breakout']['num_envs']})")
-    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--json", action="store_true", help="print one JSON object (and no progress bar)")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def _add_protocol_flags(parser: argparse.ArgumentParser) -> None:
     """--protocol and the two settings a user may change in it, for evaluate and record."""
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="homework",
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="training",
                         help="how the games are played: " + "; ".join(f"{name}: {protocol.description}"
                                                                      for name, protocol in PROTOCOLS.items())
                              + " (default: %(default)s)")
@@ -160,18 +228,19 @@ def _chosen_protocol(args: argparse.Namespace) -> Protocol:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.train.entry import RESUME_OVERRIDES, resume, train
+    from dqn.train.entry import resume, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
     if args.resume is not None:
+        if args.print_config:
+            raise UserError(f"--print-config shows a new run's config; a run's own is {args.resume / 'config.json'}")
         others = sorted(set(overrides) - set(RESUME_OVERRIDES)) + [name for name in ("preset", "out")
                                                                    if getattr(args, name) is not None]
         others += ["distributed"] * args.distributed
         if others:
-            flags = ["--" + name.replace("_", "-") for name in RESUME_OVERRIDES]
-            raise UserError(f"--resume goes on with the run's own config; only {', '.join(flags[:-1])} and "
-                            f"{flags[-1]} may change, not --{others[0].replace('_', '-')}")
+            raise UserError(f"--resume goes on with the run's own config; only {resume_flags_text()} may change, "
+                            f"not {flag_name(others[0])}")
         result = resume(args.resume, progress=not args.quiet, refill_replay=args.refill_replay,
                         **{name: overrides[name] for name in RESUME_OVERRIDES if name in overrides})
     else:
@@ -183,8 +252,11 @@ def cmd_train(args: argparse.Namespace) -> None:
             from dqn.machine.hardware import usable_cores
 
             overrides["num_actors"] = usable_cores()
-        preset = args.preset or "breakout"
+        preset = args.preset or DEFAULT_PRESET
         config = preset_config(preset, **overrides).validate()
+        if args.print_config:
+            print(json.dumps(config.to_dict(), indent=2))
+            return
         out = args.out or Path("runs") / f"{preset}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         result = train(config, out, progress=not args.quiet)
     if result.interrupted_by:
@@ -196,7 +268,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"run folder: {result.run_dir}  (evaluate with: dqn evaluate {result.run_dir})")
 
 
-def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str = "homework"):
+def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str = "training"):
     """The agent of a run folder or checkpoint, and an evaluation env of the protocol it can play."""
     from dqn.train.loading import load_agent
 
@@ -210,20 +282,27 @@ def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from dqn.envs.factory import is_atari
+    from dqn.evaluation.games import HOMEWORK_LIVES
+    from dqn.evaluation.progress import GamesBar
     from dqn.evaluation.protocols import homework_final_score, play_by_protocol
 
     agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol)
     if args.homework and not is_atari(config.env_id):
-        raise UserError("--homework is the Atari notebook's protocol; this checkpoint is for " + config.env_id)
+        raise UserError("--homework is the Atari notebook's final score; this checkpoint is for " + config.env_id)
     protocol = _chosen_protocol(args)
-    scores = play_by_protocol(env, agent, protocol, args.games, args.seed)
+    shown = not (args.quiet or args.json)
+    with GamesBar(args.games, shown) as bar:
+        scores = play_by_protocol(env, agent, protocol, args.games, args.seed,
+                                  on_step=bar.on_step, on_game=bar.on_game)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
               "scores": scores, "games": args.games, "seed": args.seed, "protocol": args.protocol,
               "epsilon": protocol.epsilon, "t_max": protocol.t_max_steps,
               "env_id": config.env_id,
               "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}
     if args.homework:
-        report["homework_score"], report["homework_per_life"] = homework_final_score(agent, config, seed=args.seed)
+        with GamesBar(HOMEWORK_LIVES, shown, unit="life") as bar:
+            report["homework_score"], report["homework_per_life"] = homework_final_score(
+                agent, config, seed=args.seed, on_step=bar.on_step, on_game=bar.on_game)
     if args.json:
         print(json.dumps(report))
     else:
@@ -236,6 +315,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> None:
+    from dqn.evaluation.progress import GamesBar
     from dqn.evaluation.protocols import set_up_agent
     from dqn.evaluation.recording import record_game
 
@@ -250,10 +330,13 @@ def cmd_record(args: argparse.Namespace) -> None:
         raise UserError(f"{existing[0]} already exists; choose another --out")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        for i, path in enumerate(paths):
-            score = record_game(agent, env, path, seed=args.seed + i, t_max=protocol.t_max_steps,
-                                greedy=protocol.greedy)
-            print(f"{path}: score {score:.0f}")
+        with GamesBar(args.games, not args.quiet) as bar:
+            for i, path in enumerate(paths):
+                score = record_game(agent, env, path, seed=args.seed + i, t_max=protocol.t_max_steps,
+                                    greedy=protocol.greedy, on_step=bar.on_step, on_game=bar.on_game)
+                _, steps, cut = bar.last_game
+                bar.write(f"{path}: score {score:.0f}" + (f" (the game was cut at {steps} agent steps, the step "
+                                                           "limit: raise it with --t-max)" if cut else ""))
     except OSError as exc:  # a full disk, a removed folder: record_game left no partial video
         raise UserError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
@@ -261,7 +344,8 @@ def cmd_record(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     from dqn.train.benchmark import run_benchmark
 
-    report = run_benchmark(args.steps, args.num_envs, args.preset, args.config)
+    report = run_benchmark(args.steps, args.num_envs, args.preset, args.config,
+                           progress=not (args.quiet or args.json))
     if args.json:
         print(json.dumps(report))
     else:
@@ -272,7 +356,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `dqn`: its usage and commands, as a mistake
+        parser.print_help(sys.stderr)
+        return 2
     try:
         with interruptible():
             {"train": cmd_train, "evaluate": cmd_evaluate, "record": cmd_record,

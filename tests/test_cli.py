@@ -3,6 +3,8 @@
 import csv
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import torch
 
 from dqn import cli
 from dqn.config import TrainConfig, preset_config
+from dqn.train.entry import RESUME_OVERRIDES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,18 +24,32 @@ SMOKE_FLAGS = ["--total-steps", "600", "--learning-starts", "200", "--train-freq
                "--buffer-size", "1000", "--quiet"]
 
 
-def dqn(*args, cwd=None):
+def dqn(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+                          text=True, cwd=cwd, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def trained(tmp_path_factory):
+    """The run folder of a CartPole smoke run, and what `dqn train --quiet` printed making it."""
     out = tmp_path_factory.mktemp("cli") / "run"
     result = dqn("train", "--preset", "cartpole", "--out", out, "--seed", "3", *SMOKE_FLAGS)
     assert result.returncode == 0, result.stderr
     assert "trained 600 agent steps (600 updates)" in result.stdout
-    return out
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def run_dir(trained):
+    return trained[0]
+
+
+def test_train_says_its_run_folder_and_how_to_watch_it_before_training_even_quiet(trained):
+    out, result = trained
+    lines = result.stderr.splitlines()
+    start = f"dqn: run folder {out}; watch it with: tensorboard --logdir {out / 'tb'}"
+    assert start in lines, result.stderr
+    assert lines.index(start) < next(i for i, line in enumerate(lines) if line.startswith("dqn: training on"))
 
 
 def test_train_writes_the_run_folder(run_dir):
@@ -71,11 +88,11 @@ def test_evaluate_json_is_reproducible(run_dir):
 
 def test_evaluate_protocol_and_its_defaults(run_dir):
     report = json.loads(dqn("evaluate", run_dir, "--games", "1", "--json").stdout)
-    assert (report["protocol"], report["epsilon"], report["t_max"]) == ("homework", 0.0, 10_000)
-    result = dqn("evaluate", run_dir, "--games", "1", "--protocol", "homework", "--eval-epsilon", "0.5",
+    assert (report["protocol"], report["epsilon"], report["t_max"]) == ("training", 0.0, 10_000)
+    result = dqn("evaluate", run_dir, "--games", "1", "--protocol", "training", "--eval-epsilon", "0.5",
                  "--t-max", "20")
     assert result.returncode == 0, result.stderr
-    assert "1 epsilon 0.5 games (homework protocol)" in result.stdout
+    assert "1 epsilon 0.5 games (training protocol)" in result.stdout
 
 
 def assert_one_line_error(result, *needles):
@@ -90,6 +107,9 @@ def assert_one_line_error(result, *needles):
 @pytest.mark.parametrize("args, needle", [
     (["--preset", "nope"], "unknown preset 'nope'"),
     (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
+    (["--env-id", "Breakout-v5"], "unknown env id 'Breakout-v5'; did you mean 'ALE/Breakout-v5'?"),
+    (["--learning_rate", "0.1"], "dqn train: error: unrecognized argument --learning_rate; did you mean "
+                                 "--learning-rate?"),
     (["--env-id", "Pendulum-v1"], "discrete"),
     (["--env-id", "Breakout-v4"], "'Breakout-v4' skips a random 2 to 4 frames a step itself; train on "
                                   "BreakoutNoFrameskip-v4 or ALE/Breakout-v5"),
@@ -275,3 +295,99 @@ def test_bench_refuses_a_folder_without_a_config(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"dqn: error: {tmp_path} has no config.json: give a run folder or a model " \
                                      "folder such as models/breakout"
+
+
+def test_a_cartpole_run_never_imports_the_emulator(tmp_path):
+    """The emulator (and its banner) is ale-py's; only Atari ids need it."""
+    argv = ["train", "--preset", "cartpole", "--out", str(tmp_path / "run"), "--total-steps", "200",
+            "--eval-freq-steps", "100", "--eval-games", "1", "--quiet"]
+    code = f"import sys; from dqn.cli import main; code = main({argv!r}); print(code, 'ale_py' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.stdout.splitlines()[-1] == "0 False", result.stderr
+    assert "Arcade Learning Environment" not in result.stderr
+
+
+def test_evaluate_shows_a_bar_over_games_on_stderr_unless_quiet_or_json(run_dir):
+    shown = dqn("evaluate", run_dir, "--games", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert "2/2" in shown.stderr and "game" in shown.stderr and "2/2" not in shown.stdout
+    for flag in ("--quiet", "--json"):
+        hidden = dqn("evaluate", run_dir, "--games", "2", flag)
+        assert hidden.returncode == 0 and hidden.stderr == "", (flag, hidden.stderr)
+    assert json.loads(hidden.stdout)["games"] == 2  # --json's stdout holds the JSON alone
+
+
+def test_record_shows_a_bar_and_says_when_the_step_limit_cut_the_game(run_dir, tmp_path):
+    cut = dqn("record", run_dir, "--out", tmp_path / "cut", "--t-max", "5")
+    assert cut.returncode == 0, cut.stderr
+    assert cut.stdout == (f"{tmp_path / 'cut' / 'game_01.mp4'}: score 5 (the game was cut at 5 agent steps, "
+                          "the step limit: raise it with --t-max)\n")
+    assert "1/1" in cut.stderr
+    # CartPole ends its games by itself within 500 agent steps, under the protocol's 10,000
+    whole = dqn("record", run_dir, "--out", tmp_path / "whole", "--quiet")
+    # (SDL, which draws CartPole, may say something on stderr of its own)
+    assert whole.returncode == 0 and "1/1" not in whole.stderr, whole.stderr
+    assert re.fullmatch(r".*game_01\.mp4: score \d+\n", whole.stdout)
+
+
+def test_bench_shows_the_training_bar_unless_quiet_or_json():
+    shown = dqn("bench", "--preset", "cartpole", "--steps", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "2000/2000" in shown.stderr and "agent steps/s on CartPole-v1" in shown.stdout
+    quiet = dqn("bench", "--preset", "cartpole", "--steps", "1", "--quiet")
+    assert quiet.returncode == 0 and "2000/2000" not in quiet.stderr, quiet.stderr
+
+
+def test_resume_of_a_run_at_its_stop_score_says_so_and_a_higher_one_trains_on(tmp_path):
+    out = tmp_path / "run"
+    # every evaluation reaches a stop score of 0: the run stops at its first, at agent step 300
+    assert dqn("train", "--preset", "cartpole", "--out", out, *SMOKE_FLAGS, "--stop-score", "0").returncode == 0
+    again = dqn("train", "--resume", out)
+    assert_one_line_error(again, "the run already reached its stop score 0 (best evaluation ",
+                          f"at agent step 300; to train on, raise it: dqn train --resume {out} --stop-score HIGHER")
+    higher = dqn("train", "--resume", out, "--stop-score", "1e9", "--quiet")
+    assert higher.returncode == 0, higher.stderr
+    assert "trained 600 agent steps" in higher.stdout
+    assert json.loads((out / "config.json").read_text())["stop_score"] == 1e9
+
+
+def test_resume_help_lists_the_flags_resume_may_change():
+    wide = dqn("train", "--help", env={**os.environ, "COLUMNS": "10000"})
+    [line] = [line for line in wide.stdout.splitlines() if line.lstrip().startswith("--resume")]
+    listed = re.findall(r"--[a-z-]+", re.search(r"\(only (.*) may change\)", line).group(1))
+    assert listed == ["--" + name.replace("_", "-") for name in RESUME_OVERRIDES] and "--stop-score" in listed
+
+
+def test_help_shows_defaults():
+    wide = {**os.environ, "COLUMNS": "10000"}
+    train = dqn("train", "--help", env=wide).stdout
+    breakout = preset_config("breakout")
+    assert f"agent steps to train for (default: {breakout.total_steps})" in train
+    assert f"Adam learning rate (default: {breakout.learning_rate})" in train
+    assert "(default: 30)" in dqn("evaluate", "--help", env=wide).stdout  # --games
+    assert "(default: 20000)" in dqn("bench", "--help", env=wide).stdout  # --steps
+
+
+def test_print_config_prints_the_preset_with_the_flags_and_makes_no_run(tmp_path):
+    result = dqn("train", "--preset", "cartpole", "--seed", "7", "--hidden-sizes", "32", "32", "--print-config",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = preset_config("cartpole", seed=7, hidden_sizes=(32, 32)).to_dict()
+    assert json.loads(result.stdout) == json.loads(json.dumps(expected))
+    assert list(tmp_path.iterdir()) == []  # no runs/ folder, no run
+
+
+def test_a_bare_dqn_prints_usage_and_its_commands():
+    result = dqn()
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: dqn")
+    for command in ("train", "evaluate", "record", "bench"):
+        assert re.search(rf"^\s+{command}\s+\w", result.stderr, re.MULTILINE), command
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made")
+def test_an_out_whose_parent_cannot_exist_is_named_as_such(tmp_path):
+    result = dqn("train", "--preset", "cartpole", "--out", "/proc/nope/run", cwd=tmp_path)
+    assert_one_line_error(result, "cannot create the run folder /proc/nope/run: /proc/nope does not exist and "
+                                  "nothing can be made in /proc", "choose another --out")
+    assert list(tmp_path.iterdir()) == []

@@ -28,12 +28,12 @@ def run_dir(tmp_path_factory):
 def test_snapshots_scored_in_parallel_as_one_at_a_time_and_cached(run_dir, tmp_path, monkeypatch):
     twin = tmp_path / "twin"
     shutil.copytree(run_dir, twin)
-    alone = compare_runs.snapshot_scores(run_dir, "homework", games=2, seed=0)
-    together = compare_runs.snapshot_scores(twin, "homework", games=2, seed=0, jobs=2)
+    alone = compare_runs.snapshot_scores(run_dir, "training", games=2, seed=0)
+    together = compare_runs.snapshot_scores(twin, "training", games=2, seed=0, jobs=2)
     assert [r["step"] for r in alone] == [200, 400, 600]
     assert alone == together
     assert all(r["mean"] > 0 and r["minutes"] >= 0 for r in alone)  # CartPole scores 1 a step
     # a second call plays nothing: the scores come from the run's cache
     monkeypatch.setattr(compare_runs, "score_snapshot", lambda *args: pytest.fail("played again"))
-    assert compare_runs.snapshot_scores(run_dir, "homework", games=2, seed=0, jobs=1) == alone
-    assert compare_runs.snapshot_scores(run_dir, "homework", games=2, seed=0, every=400) == alone[1:2]
+    assert compare_runs.snapshot_scores(run_dir, "training", games=2, seed=0, jobs=1) == alone
+    assert compare_runs.snapshot_scores(run_dir, "training", games=2, seed=0, every=400) == alone[1:2]

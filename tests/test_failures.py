@@ -215,7 +215,7 @@ def run_cli_until_signal(argv, signal_name, delay_s):
 
 
 def test_ctrl_c_stops_evaluate_with_one_line(cartpole_run, capsys):
-    code = run_cli_until_signal(["evaluate", str(cartpole_run), "--games", "1000000"], "SIGINT", 1.0)
+    code = run_cli_until_signal(["evaluate", str(cartpole_run), "--games", "1000000", "--quiet"], "SIGINT", 1.0)
     out, err = capsys.readouterr()
     assert code == 130 and out == ""
     assert err == "dqn evaluate: stopped by SIGINT; no half-written file was left\n"

@@ -27,7 +27,7 @@ def test_front_matter_carries_each_protocols_score_and_command_and_keeps_the_car
     (model / "evaluation.json").write_text(json.dumps({
         "noop": report("noop", [10.0, 30.0], 0),  # mean 20, std 10
         "sticky": report("sticky", [5.0, 5.0, 8.0, 2.0], 0),  # mean 5, std 2.12
-        "homework": report("homework", [1.0], 9, homework_score=42.0)}))
+        "training": report("training", [1.0], 9, homework_score=42.0)}))
     (model / "README.md").write_text("# My agent\n\nIt plays.\n")
 
     for _ in range(2):  # a second run replaces the block, never stacks another
@@ -49,7 +49,7 @@ def test_front_matter_carries_each_protocols_score_and_command_and_keeps_the_car
                       ("mean_reward", "1.00 +/- 0.00"), ("mean_reward", "42.00")]
     names = [m["name"] for m in result["metrics"]]
     assert names[0].endswith(f"2 games, seed 0: dqn evaluate {model.as_posix()} --protocol noop --games 2 --seed 0")
-    assert names[3].endswith(f"dqn evaluate {model.as_posix()} --protocol homework --games 1 --seed 9 --homework")
+    assert names[3].endswith(f"dqn evaluate {model.as_posix()} --protocol training --games 1 --seed 9 --homework")
 
 
 def test_a_model_folder_without_scores_is_one_line(tmp_path, capsys):
@@ -66,7 +66,7 @@ def test_the_shipped_cards_metadata_is_its_measured_scores():
     name = yaml.safe_load(card.split("---\n", 2)[1])["model-index"][0]["name"]
     config = TrainConfig.load(SHIPPED / "config.json")
     evaluation = json.loads((SHIPPED / "evaluation.json").read_text())
-    assert set(evaluation) == {"noop", "sticky", "homework"}
+    assert set(evaluation) == {"noop", "sticky", "training"}
     assert card.startswith(model_card.front_matter("models/breakout", name, config, evaluation) + "\n")
 
 

@@ -37,9 +37,9 @@ def test_each_protocol_sets_its_env():
     assert sticky_probability(sticky) == 0.25
     with pytest.raises(AttributeError):  # no NoopResetEnv in the stack
         sticky.get_wrapper_attr("noop_max")
-    # homework keeps the training config's settings
-    homework = protocol_env("homework", noop_max=7, repeat_action_probability=0.1)
-    assert homework.get_wrapper_attr("noop_max") == 7 and sticky_probability(homework) == pytest.approx(0.1)
+    # training keeps the training config's settings
+    training = protocol_env("training", noop_max=7, repeat_action_probability=0.1)
+    assert training.get_wrapper_attr("noop_max") == 7 and sticky_probability(training) == pytest.approx(0.1)
     for env in (noop, sticky):  # 108,000 frames a game: the emulator's cap and the step limit agree
         assert env.unwrapped.ale.getInt("max_num_frames_per_episode") == 108_000 == 4 * FULL_GAME_STEPS
     assert PROTOCOLS["noop"].epsilon == 0.05 and PROTOCOLS["sticky"].t_max_steps == FULL_GAME_STEPS
@@ -49,7 +49,7 @@ def test_atari_protocols_refuse_other_envs():
     for name in ("noop", "sticky"):
         with pytest.raises(UserError, match=f"the {name} protocol is for Atari games"):
             protocol_config(TrainConfig(), name)
-    assert protocol_config(TrainConfig(), "homework") == TrainConfig()
+    assert protocol_config(TrainConfig(), "training") == TrainConfig()
 
 
 def test_noop_starts_vary_the_first_observation():
@@ -65,7 +65,7 @@ def test_noop_starts_vary_the_first_observation():
         return len(firsts), len(frames)
 
     assert starts("noop") == (8, 8)
-    assert starts("homework", noop_max=0) == (1, 1)
+    assert starts("training", noop_max=0) == (1, 1)
 
 
 @pytest.mark.parametrize("probability, moves", [(1.0, False), (0.0, True)])

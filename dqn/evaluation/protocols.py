@@ -38,7 +38,7 @@ class Protocol:
 
 
 PROTOCOLS = {
-    "homework": Protocol("the training config's env (its no-op starts and sticky actions), greedy", 0.0, 10_000),
+    "training": Protocol("the training config's env (its no-op starts and sticky actions), greedy", 0.0, 10_000),
     "noop": Protocol("Mnih et al. 2015: up to 30 random no-ops at each game start, no sticky actions, "
                      "epsilon 0.05, at most 108,000 frames a game", 0.05, FULL_GAME_STEPS,
                      noop_max=30, repeat_action_probability=0.0),
@@ -69,22 +69,25 @@ def set_up_agent(agent, protocol: Protocol, seed: int) -> None:
     agent.epsilon, agent.rng = protocol.epsilon, np.random.default_rng(seed)
 
 
-def play_by_protocol(env, agent, protocol: Protocol, n_games: int, seed: int) -> list[float]:
+def play_by_protocol(env, agent, protocol: Protocol, n_games: int, seed: int, on_step=None,
+                     on_game=None) -> list[float]:
     """The scores of n_games full games in env (see protocol_env), played as protocol says.
 
     seed seeds the first game's reset and the agent's random actions, so the same seed plays the
-    same games.
+    same games. on_step and on_game as games.play_episodes's.
     """
     set_up_agent(agent, protocol, seed)
     return play_episodes(env, agent, n_games, greedy=protocol.greedy, t_max=protocol.t_max_steps, seed=seed,
-                         full_games=True)
+                         full_games=True, on_step=on_step, on_game=on_game)
 
 
-def homework_final_score(agent, config: TrainConfig, seed: int = 9) -> tuple[float, list[float]]:
+def homework_final_score(agent, config: TrainConfig, seed: int = 9, on_step=None,
+                         on_game=None) -> tuple[float, list[float]]:
     """The course's final score of agent (games.homework_score) and its one-life scores, played in
-    the env the course scores in: config's game with raw rewards, an episode a life, no random no-ops."""
+    the env the course scores in: config's game with raw rewards, an episode a life, no random no-ops.
+    on_step and on_game (a life's) as games.play_episodes's."""
     env = make_env(dataclasses.replace(config, noop_max=0), evaluation=True)
     try:
-        return homework_score(env, agent, seed=seed)
+        return homework_score(env, agent, seed=seed, on_step=on_step, on_game=on_game)
     finally:
         env.close()

@@ -61,9 +61,10 @@ class Mp4Encoder:
 
 
 def record_game(agent, env, path: Path, seed: int | None = None, t_max: int = FULL_GAME_STEPS,
-                fps: int = 15, scale: int = 2, greedy: bool = True) -> float:
+                fps: int = 15, scale: int = 2, greedy: bool = True, on_step=None, on_game=None) -> float:
     """Play one full game (every life) in env (made with render_mode="rgb_array"), greedily or
-    with the agent's epsilon, write it to path, return the score.
+    with the agent's epsilon, write it to path, return the score. on_step and on_game (which says
+    whether t_max cut the game) as games.play_episodes's.
 
     One video frame per agent step: 15 fps is real time for Atari's 60 Hz with 4 frames a step.
     The video is written beside path first and renamed to path once complete, so a recording that
@@ -80,10 +81,12 @@ def record_game(agent, env, path: Path, seed: int | None = None, t_max: int = FU
             height, width = frame.shape[:2]
             encoder = Mp4Encoder(partial, width, height, fps)
         encoder.write(frame)
+        if on_step is not None:
+            on_step(score, step)
 
     try:
         [score] = play_episodes(env, agent, 1, greedy=greedy, t_max=t_max, seed=seed, full_games=True,
-                                on_step=write_frame)
+                                on_step=write_frame, on_game=on_game)
         if encoder is not None:
             encoder.close()
         os.replace(partial, path)

@@ -57,12 +57,13 @@ def bench_config(steps: int, num_envs: int | None = None, preset: str | None = N
 
 
 def run_benchmark(steps: int, num_envs: int | None = None, preset: str | None = None,
-                  recipe_dir: Path | None = None, **overrides) -> dict:
-    """Train for WARMUP + steps agent steps and time the part after warm-up."""
+                  recipe_dir: Path | None = None, progress: bool = False, **overrides) -> dict:
+    """Train for WARMUP + steps agent steps and time the part after warm-up; progress shows the
+    training's bar on stderr."""
     recipe = recipe_config(recipe_dir) if recipe_dir is not None else None
     config = bench_config(steps, num_envs, preset, recipe, **overrides)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(config, Path(tmp) / "run", progress=False)
+        trainer = Trainer(config, Path(tmp) / "run", progress=progress)
         interrupted_by = trainer.train().interrupted_by
         if interrupted_by:  # training stops with a checkpoint to go on from; a benchmark just stops
             raise Interrupted(interrupted_by)

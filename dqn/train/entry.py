@@ -32,7 +32,15 @@ def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resu
 def train(config: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
     """A new run of config in run_dir, which must be new or empty and is held while the run writes to it."""
     with holding(run_dir, new_run=True):  # before anything slow (Ray's start): a taken folder fails at once
-        return make_trainer(config, run_dir, progress).train()
+        trainer = make_trainer(config, run_dir, progress)
+        announce(trainer)
+        return trainer.train()
+
+
+def announce(trainer: TrainingLoop) -> None:
+    """Say on stderr, before a run trains, where it writes and how to watch it (with or without a progress bar)."""
+    print(f"dqn: run folder {trainer.run_dir}; watch it with: tensorboard --logdir "
+          f"{trainer.metrics_log.tensorboard_dir}", file=sys.stderr)
 
 
 def last_logged_step(metrics_csv: Path) -> int:
@@ -46,14 +54,14 @@ def last_logged_step(metrics_csv: Path) -> int:
         return 0
 
 
-# what a resumed run may change: how far to train, on which Ray cluster (a distributed run), with how many
-# torch threads (a run moved to another machine); nothing that changes what it learns
-RESUME_OVERRIDES = ("total_steps", "ray_address", "torch_threads")
+# what a resumed run may change: how far to train (its steps, its stop score), on which Ray cluster (a
+# distributed run), with how many torch threads (a run moved to another machine); nothing that changes what it learns
+RESUME_OVERRIDES = ("total_steps", "stop_score", "ray_address", "torch_threads")
 
 
 def resume(run_dir: Path, progress: bool = True, refill_replay: bool = False, **changes) -> TrainResult:
     """Go on with the run in run_dir from its checkpoint, with the RESUME_OVERRIDES fields in changes
-    set anew (total_steps: train on to it; ray_address 'local' starts a Ray here); with refill_replay
+    set anew (total_steps, stop_score: train on to them; ray_address 'local' starts a Ray here); with refill_replay
     without the checkpoint's replay file (a damaged or lost one), refilling the replay as a run without
     save_replay does. A run stopped before its first checkpoint starts over from its config.json. Says
     on stderr where it goes on from, how many logged agent steps were lost with the process that
@@ -73,17 +81,22 @@ def resume(run_dir: Path, progress: bool = True, refill_replay: bool = False, **
                 raise UserError(f"{checkpoint_file} was written by a dqn from before the learner and actor were "
                                 "split; go on with that version (this one can still evaluate and record it)")
             config, step = TrainConfig.from_dict(state["config"]), state["step"]
+            best_eval = state["resume"]["best_eval"]
             going_on = f"resuming {run_dir} from its checkpoint of agent step {step}"
             if refill_replay:  # go on as from a checkpoint without a replay file: the replay refills
                 state["resume"]["replay_file"] = None
         else:
-            state, config, step = None, TrainConfig.load(config_file), 0
+            state, config, step, best_eval = None, TrainConfig.load(config_file), 0, None
             going_on = (f"{run_dir} has no checkpoint.pt (it stopped before its first one): starting it over "
                         "from its config.json")
         config = dataclasses.replace(config, **changes).validate()
         if step >= config.total_steps:
             raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
                             "pass a larger --total-steps to train on")
+        if config.stop_score is not None and best_eval is not None and best_eval >= config.stop_score:
+            raise UserError(f"the run already reached its stop score {config.stop_score:g} (best evaluation "
+                            f"{best_eval:g}) at agent step {step}; to train on, raise it: dqn train --resume "
+                            f"{run_dir} --stop-score HIGHER")
         lost = last_logged_step(run_dir / "metrics.csv") - step
         trainer = make_trainer(config, run_dir, progress, resume_state=state, start_over=state is None)
         if lost > 0:
@@ -92,4 +105,5 @@ def resume(run_dir: Path, progress: bool = True, refill_replay: bool = False, **
         if trainer.refilling:
             going_on += f"; the replay refills first: learning goes on at agent step {trainer.learning_starts_at}"
         print(going_on, file=sys.stderr)
+        announce(trainer)
         return trainer.train()

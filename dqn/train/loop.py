@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import psutil
 import torch
-from tqdm import tqdm
 
 from dqn.config import TrainConfig
 from dqn.envs.spaces import is_image
@@ -32,6 +31,7 @@ from dqn.train.interrupts import stop_requests
 from dqn.train.metrics import METRIC_FIELDS, MetricsLog
 from dqn.agent.learner import Learner, TrainingDiverged
 from dqn.train.plotting import save_training_curves
+from dqn.train.progress import TrainingBar
 from dqn.agent.schedules import linear_decay
 from dqn.machine.system import is_enough_ram, reuse_freed_memory, size_text
 
@@ -256,8 +256,8 @@ class TrainingLoop(ABC):
         stopped_early = low_memory = False
         last_log_time, last_log_step = self.start_time, self.step
         stop_signal = []
-        bar = tqdm(total=cfg.total_steps, initial=self.step, disable=not self.progress, unit="step",
-                   dynamic_ncols=True)
+        bar = TrainingBar(total=cfg.total_steps, initial=self.step, disable=not self.progress, desc="agent steps",
+                          unit="step", dynamic_ncols=True)
         with stop_requests(stop_signal.append):
             try:
                 while self.step < cfg.total_steps:

@@ -69,6 +69,8 @@ def take(run_dir: Path, create: bool) -> int:
                 run_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by the processes this one starts
         except OSError as exc:  # a folder without write permission, a full disk
+            if create and not run_dir.is_dir():
+                raise UserError(cannot_create(run_dir, exc)) from None
             raise UserError(f"cannot write {exc.filename or path}: {exc.strerror or exc}; nothing was written: "
                             "make it writable, then run this again") from None
         try:
@@ -89,6 +91,17 @@ def take(run_dir: Path, create: bool) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
     return fd
+
+
+def cannot_create(run_dir: Path, exc: OSError) -> str:
+    """One line for a run folder that could not be made: the part of its path that stands in the way."""
+    existing = next(parent for parent in run_dir.parents if parent.exists())  # "." or "/" at worst
+    if not existing.is_dir():
+        return f"cannot create the run folder {run_dir}: {existing} is a file, not a folder; choose another --out"
+    missing = existing / run_dir.relative_to(existing).parts[0]
+    never_made = "" if missing == run_dir else f"{missing} does not exist and "
+    return (f"cannot create the run folder {run_dir}: {never_made}nothing can be made in {existing} "
+            f"({exc.strerror or exc}); choose another --out")
 
 
 def read_holder(fd: int) -> str:
