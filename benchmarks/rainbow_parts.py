@@ -1,6 +1,6 @@
 """What each of Rainbow's parts costs in training speed: `dqn bench` of the rainbow preset, of it
-without each part in turn, with IQN's head in place of its own, and of the breakout preset, in
-rounds so that a slow minute of the machine falls on every variant alike.
+without each part in turn, with IQN's head in place of its own, with the IMPALA CNN, and of the
+breakout preset, in rounds so that a slow minute of the machine falls on every variant alike.
 
     python benchmarks/rainbow_parts.py [--steps 3000] [--rounds 2] [--only NAME ...] [--json out.json]
 """
@@ -23,6 +23,7 @@ VARIANTS = {
     "rainbow - n-step (n = 1)": ("rainbow", {"n_step": 1}),
     "rainbow with an iqn head for c51-dueling": ("rainbow", {"head": "iqn"}),
     "rainbow - noisy, with an iqn head": ("rainbow", {"noisy": False, "head": "iqn"}),
+    "rainbow - noisy, with the impala cnn": ("rainbow", {"noisy": False, "cnn": "impala"}),
     "breakout preset": ("breakout", {}),
 }
 

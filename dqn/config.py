@@ -85,8 +85,9 @@ class CommonConfig:
                             "cross-entropy instead")
     max_grad_norm: float = _f(10.0, "gradient norm clip")
     hidden_sizes: tuple[int, ...] = _f((128, 128), "hidden layer widths of the MLP (vector observations)")
-    cnn: str = _f("nature", "image encoder: 'nature' (Mnih et al. 2015: 3 convolutions, 512 units) or 'nips' "
-                            "(Mnih et al. 2013: 2 convolutions, 256 units, about 3x fewer FLOPs)")
+    cnn: str = _f("nature", "image encoder: 'nature' (Mnih et al. 2015: 3 convolutions, 512 units), 'nips' "
+                            "(Mnih et al. 2013: 2 convolutions, 256 units, about 3x fewer FLOPs) or 'impala' "
+                            "(Espeholt et al. 2018: 15 convolutions in residual stacks, about 6x the FLOPs)")
     atari_preprocessing: str = _f("nature", "Atari frames: 'nature' (full screen, luminance, 84x84) or 'homework' (Breakout only: crop, red-heavy gray, 64x64)")
     frame_stack: int = _f(4, "Atari frames stacked into one observation")
     augment_shift_px: int = _f(0, "Atari: shift each sampled observation by up to this many pixels "

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from dqn.agent.heads import HEADS
-from dqn.agent.networks import QNetwork
+from dqn.agent.networks import QNetwork, ResidualBlock, cnn_body
 from dqn.agent.noisy import NoisyLinear
 
 C51_OPTIONS = dict(n_atoms=11, v_min=-5.0, v_max=5.0)
@@ -52,3 +52,18 @@ def test_noisy_makes_the_feature_layer_and_the_heads_layers_noisy(obs_shape):
 
 def test_a_plain_q_head_keeps_the_weight_names_of_older_checkpoints():
     assert {"head.weight", "head.bias"} <= set(QNetwork((5,), 3).state_dict())
+
+
+def test_the_impala_encoder_has_15_convolutions_and_keeps_84x84_frames_to_32x11x11():
+    body, width = cnn_body("impala", 4, 84, 84)
+    assert width == 256
+    assert sum(isinstance(m, nn.Conv2d) for m in body.modules()) == 15  # 3 stacks: 1 + 2 blocks of 2
+    assert body[:-2](torch.zeros(1, 4, 84, 84)).shape == (1, 32 * 11 * 11)  # up to the dense layer
+
+
+def test_a_residual_block_whose_last_convolution_is_zero_passes_its_input_through():
+    block = ResidualBlock(3)
+    nn.init.zeros_(block.conv2.weight)
+    nn.init.zeros_(block.conv2.bias)
+    x = torch.randn(2, 3, 5, 5)
+    assert torch.equal(block(x), x)

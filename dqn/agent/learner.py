@@ -34,7 +34,7 @@ def training_bytes(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: i
     (an MLP's, or a CNN's dense layer) and its head's weights, and a description of that network."""
     head = HEADS[config.head]
     if is_image(obs_shape):
-        widths, network = [CNN_ENCODERS[config.cnn][1]], f"the {config.cnn} CNN"
+        widths, network = [CNN_ENCODERS[config.cnn].dense_width], f"the {config.cnn} CNN"
     else:
         widths, network = [obs_shape[0], *config.hidden_sizes], f"an MLP with hidden_sizes {config.hidden_sizes}"
     body = [a * b for a, b in zip(widths, widths[1:])]
