@@ -275,7 +275,8 @@ def test_bench_times_a_presets_own_settings():
     recipe = TrainConfig.load(REPO / "models" / "breakout" / "config.json")
     config = bench_config(1, recipe=recipe)
     assert {f.name for f in fields(recipe) if getattr(config, f.name) != getattr(recipe, f.name)} <= timing
-    assert (config.buffer_size, config.learning_rate, config.noisy) == (1_000_000, 2.5e-4, False)
+    assert ((config.buffer_size, config.learning_rate, config.batch_size, config.target_update_steps, config.noisy)
+            == (1_000_000, 5e-4, 64, 8_000, False))
 
 
 def test_bench_times_the_recipe_of_a_run_folder(tmp_path):

@@ -13,7 +13,7 @@ from dqn.train.loading import load_agent
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 PRETRAINED = MODELS / "breakout"  # the shipped agent: the notebook's fallback
-FIRST_PRETRAINED = MODELS / "breakout-dqn"  # the agent shipped before it, saved before the split
+FIRST_PRETRAINED = MODELS / "breakout-dqn"  # the first agent shipped, saved before the split
 needs_pretrained = pytest.mark.skipif(not (PRETRAINED / "best.pt").is_file(), reason="no models/breakout/best.pt")
 needs_first = pytest.mark.skipif(not (FIRST_PRETRAINED / "best.pt").is_file(), reason="no models/breakout-dqn/best.pt")
 

@@ -57,17 +57,20 @@ def test_a_model_folder_without_scores_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == f"model_card: {tmp_path} has no config.json or evaluation.json\n"
 
 
-SHIPPED = Path(__file__).resolve().parents[1] / "models" / "breakout"
+MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
-@pytest.mark.skipif(not (SHIPPED / "evaluation.json").is_file(), reason="no models/breakout/evaluation.json")
-def test_the_shipped_cards_metadata_is_its_measured_scores():
-    card = (SHIPPED / "README.md").read_text()
+# the shipped agent and the one it replaced, whose card was written the same way
+@pytest.mark.parametrize("model", ["breakout", "breakout-rainbow-650k"])
+def test_a_cards_metadata_is_its_measured_scores(model):
+    if not (MODELS / model / "evaluation.json").is_file():
+        pytest.skip(f"no models/{model}/evaluation.json")
+    card = (MODELS / model / "README.md").read_text()
     name = yaml.safe_load(card.split("---\n", 2)[1])["model-index"][0]["name"]
-    config = TrainConfig.load(SHIPPED / "config.json")
-    evaluation = json.loads((SHIPPED / "evaluation.json").read_text())
+    config = TrainConfig.load(MODELS / model / "config.json")
+    evaluation = json.loads((MODELS / model / "evaluation.json").read_text())
     assert set(evaluation) == {"noop", "sticky", "training"}
-    assert card.startswith(model_card.front_matter("models/breakout", name, config, evaluation) + "\n")
+    assert card.startswith(model_card.front_matter(f"models/{model}", name, config, evaluation) + "\n")
 
 
 def test_an_unknown_protocol_in_the_scores_is_one_line(tmp_path):
