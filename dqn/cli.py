@@ -155,6 +155,12 @@ def build_parser() -> OneLineParser:
     train.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="go on with this run from its checkpoint, with its own config "
                             f"(only {resume_flags_text()} may change)")
+    train.add_argument("--init-from", type=Path, metavar="DIR",
+                       help="a warm start: a new run whose networks begin with the weights of this run or model "
+                            "folder (a run's checkpoint.pt: with its target network, optimizer state and agent-step "
+                            "count; a model's best.pt: its network and agent-step count), its replay refilled by the "
+                            "loaded agent first; the config is the folder's, with the flags given, unless --preset "
+                            "is given. Not an exact resume (that is --resume); reads tensors only")
     train.add_argument("--refill-replay", action="store_true",
                        help="with --resume: go on without the checkpoint's replay file (a damaged or lost one), "
                             "the replay refilled before learning goes on, as in a run without --save-replay")
@@ -233,6 +239,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
     if args.resume is not None:
+        if args.init_from is not None:
+            raise UserError("--init-from starts a new run from another's weights; --resume goes on with a run: "
+                            "give one of the two")
         if args.print_config:
             raise UserError(f"--print-config shows a new run's config; a run's own is {args.resume / 'config.json'}")
         others = sorted(set(overrides) - set(RESUME_OVERRIDES)) + [name for name in ("preset", "out")
@@ -252,13 +261,25 @@ def cmd_train(args: argparse.Namespace) -> None:
             from dqn.machine.hardware import usable_cores
 
             overrides["num_actors"] = usable_cores()
-        preset = args.preset or DEFAULT_PRESET
-        config = preset_config(preset, **overrides).validate()
+        warm = None
+        if args.init_from is not None:
+            from dqn.train.warm_start import read_warm_start, warm_start_config
+
+            warm = read_warm_start(args.init_from)
+        if warm is not None and args.preset is None:
+            name, config = "warm", warm_start_config(warm, **overrides).validate()
+        else:
+            name = args.preset or DEFAULT_PRESET
+            config = preset_config(name, **overrides).validate()
+        if warm is not None:
+            from dqn.train.warm_start import check_same_network
+
+            check_same_network(warm, config)
         if args.print_config:
             print(json.dumps(config.to_dict(), indent=2))
             return
-        out = args.out or Path("runs") / f"{preset}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-        result = train(config, out, progress=not args.quiet)
+        out = args.out or Path("runs") / f"{name}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = train(config, out, progress=not args.quiet, warm_start=warm)
     if result.interrupted_by:
         print(f"{result.interrupted_by}: interrupted at agent step {result.steps}; saved "
               f"{result.run_dir / 'checkpoint.pt'} (go on with: dqn train --resume {result.run_dir})", file=sys.stderr)

@@ -103,6 +103,8 @@ class CommonConfig:
                                 "GPUs that support it), fp32 elsewhere, where bf16 is emulated and slow")
     eval_freq_steps: int = _f(2_000, "agent steps between evaluations (0 = never)")
     eval_games: int = _f(10, "games per evaluation")
+    eval_protocol: str = _f("training", "how evaluation games are played, as `dqn evaluate --protocol` plays them: "
+                                        "'training' (the training env, greedy), 'noop' or 'sticky' (Atari)")
     eval_t_max: int = _f(1_000, "agent steps at most in one evaluation game (all lives on Atari)")
     keep_eval_snapshots: bool = _f(False, "also save the network of every evaluation under snapshots/")
     stop_score: float | None = _f(None, "stop training once an evaluation's mean score reaches this")
@@ -193,12 +195,14 @@ class CommonConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         if not isinstance(data, dict):
             raise UserError("the checkpoint's config is not a mapping")
-        known = {f.name for f in fields(cls)} | {"bf16", "dueling", "runtime"}
+        known = {f.name for f in fields(cls)} | {"bf16", "dueling", "runtime", "warm_start"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(f"unknown config fields: {', '.join(unknown)}")
         data = dict(data)
-        data.pop("runtime", None)  # config.json records the machine's choices beside the config
+        # config.json records the machine's choices and a warm start's source beside the config
+        data.pop("runtime", None)
+        data.pop("warm_start", None)
         if "bf16" in data:  # checkpoints from before `precision` existed
             data["precision"] = "bf16" if data.pop("bf16") else "fp32"
         if "dueling" in data:  # checkpoints from before `head` existed
@@ -207,9 +211,14 @@ class CommonConfig:
             data["hidden_sizes"] = tuple(data["hidden_sizes"])
         return cls(**data)
 
-    def save(self, path: Path, runtime: Runtime | None = None) -> None:
-        """The config as JSON; with runtime, also what its `auto` fields chose on this machine."""
-        data = self.to_dict() if runtime is None else {**self.to_dict(), "runtime": runtime.to_dict()}
+    def save(self, path: Path, runtime: Runtime | None = None, warm_start: dict | None = None) -> None:
+        """The config as JSON; with runtime, also what its `auto` fields chose on this machine; with
+        warm_start, what a warm start (train/warm_start.py) took from where."""
+        data = self.to_dict()
+        if runtime is not None:
+            data["runtime"] = runtime.to_dict()
+        if warm_start is not None:
+            data["warm_start"] = warm_start
         text = json.dumps(data, indent=2) + "\n"
         write_atomic(path, lambda f: f.write(text.encode()))
 

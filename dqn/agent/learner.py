@@ -128,6 +128,18 @@ class Learner:
             for target_param, param in zip(self.target.parameters(), self.online.parameters()):
                 target_param.lerp_(param, self.config.tau)
 
+    def start_from(self, network: dict, target: dict | None = None, optimizer: dict | None = None,
+                   updates: int = 0) -> None:
+        """Begin with these weights (a warm start): the target a copy of network unless given; an
+        optimizer state keeps its moments but takes this config's learning rate and epsilon."""
+        self.online.load_state_dict(network)
+        self.target.load_state_dict(network if target is None else target)
+        if optimizer is not None:
+            self.optimizer.load_state_dict(optimizer)
+            for group in self.optimizer.param_groups:
+                group.update(lr=self.config.learning_rate, eps=self.config.adam_eps)
+        self.updates = updates
+
     def state_dict(self) -> dict:
         return {"online": self.online.state_dict(), "target": self.target.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "updates": self.updates,

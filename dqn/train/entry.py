@@ -15,24 +15,28 @@ from dqn.train import checkpoint
 from dqn.train.loop import TrainingLoop, TrainResult
 from dqn.train.run_lock import holding
 from dqn.train.single import Trainer
+from dqn.train.warm_start import WarmStart
 
 
 def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resume_state: dict | None = None,
-                 start_over: bool = False) -> TrainingLoop:
+                 start_over: bool = False, warm_start: WarmStart | None = None) -> TrainingLoop:
     """The loop for config: on Ray with num_actors > 0 (Ray is imported for those runs only), else in this process."""
     if config.num_actors == 0:
-        return Trainer(config, run_dir, progress, resume_state, start_over)
+        return Trainer(config, run_dir, progress, resume_state, start_over, warm_start)
     if importlib.util.find_spec("ray") is None:
         raise UserError("num_actors > 0 trains on Ray, which is not installed: pip install -e '.[distributed]'")
     from dqn.distributed.apex import ApexTrainer
 
-    return ApexTrainer(config, run_dir, progress, resume_state, start_over)
+    return ApexTrainer(config, run_dir, progress, resume_state, start_over, warm_start)
 
 
-def train(config: TrainConfig, run_dir: Path, progress: bool = True) -> TrainResult:
-    """A new run of config in run_dir, which must be new or empty and is held while the run writes to it."""
+def train(config: TrainConfig, run_dir: Path, progress: bool = True, warm_start: WarmStart | None = None) -> TrainResult:
+    """A new run of config in run_dir, which must be new or empty and is held while the run writes to it;
+    with warm_start, begun with the networks of its source (warm_start.py)."""
     with holding(run_dir, new_run=True):  # before anything slow (Ray's start): a taken folder fails at once
-        trainer = make_trainer(config, run_dir, progress)
+        trainer = make_trainer(config, run_dir, progress, warm_start=warm_start)
+        if warm_start is not None:
+            print(f"dqn: {warm_start.announce(trainer.learning_starts_at)}", file=sys.stderr)
         announce(trainer)
         return trainer.train()
 

@@ -1,16 +1,18 @@
-"""A run's evaluation: greedy games on an evaluation env of its own, their scores in the metrics row, the
+"""A run's evaluation: games played by an evaluation protocol (evaluation/protocols.py, the ones `dqn
+evaluate` plays) on an evaluation env of its own, their scores in the metrics row, the
 best model (best.pt) and, with --keep-eval-snapshots, one model per evaluation (snapshots/), and whether
 the stop score is reached. A loop (dqn/train/loop.py) says when, and hands over the network and its model."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from dqn.config import TrainConfig
-from dqn.envs.factory import make_env
-from dqn.evaluation.games import play_episodes
+from dqn.errors import UserError
+from dqn.evaluation.protocols import PROTOCOLS, play_by_protocol, protocol_env
 from dqn.train import checkpoint
 
 # Evaluation games get seeds of their own, apart from the training envs' seed + 0 .. num_envs - 1.
@@ -21,18 +23,21 @@ class Evaluator:
     """Evaluations of a run in run_dir; best_eval is the best mean score so far, None before any."""
 
     def __init__(self, config: TrainConfig, run_dir: Path):
+        if config.eval_protocol not in PROTOCOLS:
+            raise UserError(f"eval_protocol must be one of {', '.join(PROTOCOLS)}, got {config.eval_protocol!r}")
         self.config = config
         self.run_dir = run_dir
-        self.env = make_env(config, evaluation=True)
+        self.protocol = dataclasses.replace(PROTOCOLS[config.eval_protocol], t_max_steps=config.eval_t_max)
+        self.env = protocol_env(config, config.eval_protocol)
         self.best_eval: float | None = None
 
     def play(self, network) -> list[float]:
-        """The scores of eval_games greedy games of network, seeded alike at every evaluation."""
+        """The scores of eval_games whole games of network by the run's protocol, seeded alike at every
+        evaluation (the games' resets and the protocol's random actions)."""
         cfg = self.config
         network.eval()  # noisy layers play with their mean weights, as a loaded agent does
         try:
-            return play_episodes(self.env, network, cfg.eval_games, greedy=True, t_max=cfg.eval_t_max,
-                                 seed=cfg.seed + EVAL_SEED_OFFSET, full_games=True)
+            return play_by_protocol(self.env, network, self.protocol, cfg.eval_games, seed=cfg.seed + EVAL_SEED_OFFSET)
         finally:
             network.train()
 

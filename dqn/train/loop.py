@@ -32,6 +32,7 @@ from dqn.train.metrics import METRIC_FIELDS, MetricsLog
 from dqn.agent.learner import Learner, TrainingDiverged
 from dqn.train.plotting import save_training_curves
 from dqn.train.progress import TrainingBar
+from dqn.train.warm_start import WarmStart, check_same_network
 from dqn.agent.schedules import linear_decay
 from dqn.machine.system import is_enough_ram, reuse_freed_memory, size_text
 
@@ -73,11 +74,14 @@ class TrainingLoop(ABC):
     nbytes, num_envs, ring, save and load (as replay.FrameReplay)."""
 
     def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True,
-                 resume_state: dict | None = None, start_over: bool = False):
+                 resume_state: dict | None = None, start_over: bool = False, warm_start: WarmStart | None = None):
         """A new run in run_dir, or with resume_state (a checkpoint of this run) its continuation,
-        or with start_over the run of run_dir again from step 0 (it has no checkpoint). The entry
-        points (entry.py) hold the folder and check that a new run's is empty before they build a loop."""
+        or with start_over the run of run_dir again from step 0 (it has no checkpoint); a new run with
+        warm_start begins with the networks of its source (warm_start.py). The entry points (entry.py)
+        hold the folder and check that a new run's is empty before they build a loop."""
         self.config = cfg = config.validate()
+        if warm_start is not None:
+            check_same_network(warm_start, cfg)
         self.run_dir = Path(run_dir)
         self.progress = progress
         reuse_freed_memory()
@@ -101,8 +105,12 @@ class TrainingLoop(ABC):
         self.learning_starts_at = cfg.learning_starts
         self.replay_refills = 0  # times a resume went on with an empty replay, over the run's processes
         self.refilling = False  # whether this process started so
+        self.resumed = resume_state is not None
+        self.warm_start_record = None  # what a warm start took and left, for config.json
         if resume_state is not None:
             self.restore(resume_state)
+        if warm_start is not None:
+            self.start_warm(warm_start)
 
     @property
     def step(self) -> int:
@@ -168,7 +176,7 @@ class TrainingLoop(ABC):
             learner=self.learner.state_dict(), actor=self.actor.state_dict(), rng=global_rng_state(),
             resume={"best_eval": self.evaluator.best_eval, "window": self.window, "timers": self.timers,
                     "wall_s": self.wall_s(), "learning_starts_at": self.learning_starts_at,
-                    "replay_refills": self.replay_refills})
+                    "replay_refills": self.replay_refills, "warm_start": self.warm_start_record})
         return state
 
     def save_checkpoint(self) -> None:
@@ -184,7 +192,9 @@ class TrainingLoop(ABC):
         self.window = {key: list(values) for key, values in resume["window"].items()}
         self.timers = dict(resume["timers"])
         self.wall_s_before = resume["wall_s"]
-        self.replay_refills = resume.get("replay_refills", 0)  # absent from checkpoints of older versions
+        # absent from checkpoints of older versions
+        self.replay_refills = resume.get("replay_refills", 0)
+        self.warm_start_record = resume.get("warm_start")
         if self.checkpointer.restore(state, self.replay):
             self.learning_starts_at = resume["learning_starts_at"]
         else:
@@ -194,6 +204,18 @@ class TrainingLoop(ABC):
                 self.refilling = True
                 self.replay_refills += 1
         set_global_rng_state(state["rng"])
+
+    def start_warm(self, warm: WarmStart) -> None:
+        """Begin a new run with the networks (and what else it has) of a warm start's source, at its
+        agent step; the replay refills before learning goes on, as after a resume without replay file."""
+        try:
+            self.learner.start_from(warm.network, warm.target, warm.optimizer, warm.updates)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise UserError(f"--init-from {warm.source}: its network does not fit this run's: "
+                            f"{str(exc).splitlines()[0]}") from None
+        self.actor.steps = warm.step
+        self.warm_start_record = warm.describe()
+        self.learning_starts_at = warm.step + self.config.learning_starts
 
     # --- the loop -------------------------------------------------------------------------
     def wall_s(self) -> float:
@@ -251,8 +273,9 @@ class TrainingLoop(ABC):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.start_time = time.perf_counter()
         self.save_checkpoint()  # a new run's at step 0 first, so that a kill at any instant leaves one
-        cfg.save(self.run_dir / "config.json", runtime=self.runtime)
-        self.metrics_log.open(self.step, keep_row_at_step=self.on_log_grid(self.step))
+        cfg.save(self.run_dir / "config.json", runtime=self.runtime, warm_start=self.warm_start_record)
+        # a new run, warm-started or not, has no rows before it to keep
+        self.metrics_log.open(self.step if self.resumed else 0, keep_row_at_step=self.on_log_grid(self.step))
         stopped_early = low_memory = False
         last_log_time, last_log_step = self.start_time, self.step
         stop_signal = []
