@@ -206,3 +206,23 @@ def test_homework_final_score_is_played_without_noop_starts():
     # no-op starts would have played other games (here with another score)
     with_noop_starts = make_atari_env(ENV_ID, clip_rewards=False, noop_max=30)
     assert homework_score(with_noop_starts, RandomBreakoutAgent(), seed=9)[1] != per_life
+
+
+def test_evaluation_during_training_plays_by_the_configs_protocol(tmp_path):
+    """The evaluator plays the protocol objects that `dqn evaluate` plays: the same games, scores and seeds."""
+    from dqn.agent.policy import build_agent
+    from dqn.train.evaluator import EVAL_SEED_OFFSET, Evaluator
+
+    config = preset_config("breakout", eval_protocol="noop", eval_games=2, eval_t_max=300, seed=1)
+    evaluator = Evaluator(config, tmp_path)
+    network = build_agent(config, evaluator.env.observation_space.shape, 4)
+    protocol = dataclasses.replace(PROTOCOLS["noop"], t_max_steps=300)
+    expected = play_by_protocol(protocol_env("noop", seed=1), network, protocol, 2, seed=1 + EVAL_SEED_OFFSET)
+    assert evaluator.play(network) == expected
+    assert network.epsilon == 0.05 and network.training  # the protocol's epsilon; back to training mode
+    evaluator.close()
+
+    with pytest.raises(UserError, match="eval_protocol must be one of training, noop, sticky, got 'nope'"):
+        Evaluator(preset_config("breakout", eval_protocol="nope"), tmp_path)
+    with pytest.raises(UserError, match="the noop protocol is for Atari games"):
+        Evaluator(preset_config("cartpole", eval_protocol="noop"), tmp_path)
