@@ -16,17 +16,14 @@ from dqn import cli
 from dqn.config import TrainConfig, preset_config
 from dqn.train.entry import RESUME_OVERRIDES
 
+from conftest import assert_one_line_error, dqn
+
 REPO = Path(__file__).resolve().parents[1]
 
 SMOKE_FLAGS = ["--total-steps", "600", "--learning-starts", "200", "--train-freq-steps", "2",
                "--gradient-steps", "3", "--eval-freq-steps", "300", "--eval-games", "2",
                "--log-freq-steps", "100", "--checkpoint-freq-steps", "300", "--batch-size", "16",
                "--buffer-size", "1000", "--quiet"]
-
-
-def dqn(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +90,6 @@ def test_evaluate_protocol_and_its_defaults(run_dir):
                  "--t-max", "20")
     assert result.returncode == 0, result.stderr
     assert "1 epsilon 0.5 games (training protocol)" in result.stdout
-
-
-def assert_one_line_error(result, *needles):
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -15,7 +15,6 @@ import time
 
 import imageio_ffmpeg
 import pytest
-import torch
 
 from dqn import cli
 from dqn.config import preset_config
@@ -24,14 +23,11 @@ from dqn.train.loop import WriteFailed
 from dqn.train.entry import resume
 from dqn.train.single import Trainer
 
+from conftest import dqn, saved_step
+
 ENOSPC = os.strerror(errno.ENOSPC)
 FAST = dict(total_steps=600, learning_starts=100, log_freq_steps=100, eval_freq_steps=300, eval_games=2,
             checkpoint_freq_steps=200, stop_score=None)
-
-
-def dqn(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, **kwargs)
 
 
 def error_line(stderr: str) -> str:
@@ -45,10 +41,6 @@ def error_line(stderr: str) -> str:
 def leftovers(run_dir):
     """Temporary files of writes that did not finish."""
     return sorted(p.name for p in run_dir.rglob("*.tmp"))
-
-
-def saved_step(run_dir) -> int:
-    return torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"]
 
 
 @pytest.fixture

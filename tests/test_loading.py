@@ -1,8 +1,6 @@
 """Agents load apart from training, older model files and configs included."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +9,13 @@ import pytest
 from dqn.config import TrainConfig
 from dqn.train.loading import load_agent
 
+from conftest import dqn
+
 MODELS = Path(__file__).resolve().parents[1] / "models"
 PRETRAINED = MODELS / "breakout"  # the shipped agent: the notebook's fallback
 FIRST_PRETRAINED = MODELS / "breakout-dqn"  # the first agent shipped, saved before the split
 needs_pretrained = pytest.mark.skipif(not (PRETRAINED / "best.pt").is_file(), reason="no models/breakout/best.pt")
 needs_first = pytest.mark.skipif(not (FIRST_PRETRAINED / "best.pt").is_file(), reason="no models/breakout-dqn/best.pt")
-
-
-def dqn(*args):
-    return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
 
 
 @pytest.mark.parametrize("old_field, old, field, new", [

@@ -15,8 +15,10 @@ from dqn.train import checkpoint
 from dqn.config import preset_config
 from dqn.agent.learner import TrainingDiverged
 from dqn.train.run_lock import LOCK_FILE, check_run_dir
-from dqn.train.entry import resume
+from dqn.train.entry import last_logged_step, resume
 from dqn.train.single import Trainer
+
+from conftest import assert_one_line_error, dqn, saved_step
 
 TIMING = {"wall_s", "steps_per_s", "time_env_s", "time_act_s", "time_sample_s", "time_update_s"}
 FLAGS = ["--preset", "cartpole", "--seed", "4", "--save-replay", "--checkpoint-freq-steps", "500",
@@ -39,11 +41,6 @@ def fsync(fd):
 os.fsync = fsync
 sys.exit(cli.main(sys.argv[3:]))
 """
-
-
-def dqn(*args):
-    return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
 
 
 def kill_during_write(victim, nth, *args):
@@ -101,7 +98,7 @@ def test_kill_9_while_writing_a_checkpoint_then_resume(straight, tmp_path, victi
     killed = kill_during_write(victim, nth, "train", "--out", out, "--total-steps", "3000", *FLAGS)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert (out / victim).is_file()  # the write was cut short ...
-    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 1000  # ... the last one is whole
+    assert saved_step(out) == 1000  # ... the last one is whole
     resumed = dqn("train", "--resume", out, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     # the rows of steps 1100 to 1500 were logged after the checkpoint of step 1000
@@ -116,7 +113,7 @@ def test_kill_9_before_the_first_periodic_checkpoint_then_resume(straight, tmp_p
     out = tmp_path / "run"
     killed = kill_during_write("best.pt.tmp", 1, "train", "--out", out, "--total-steps", "3000", *FLAGS)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 0
+    assert saved_step(out) == 0
     assert not list(out.glob("replay_*.npz"))  # an empty replay is not saved
     resumed = dqn("train", "--resume", out, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
@@ -159,7 +156,7 @@ def test_ctrl_c_then_resume_equals_one_straight_run(straight, tmp_path):
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0 and "SIGINT: interrupted at agent step" in stderr, stderr
-    stopped_at = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    stopped_at = saved_step(out)
     assert 300 <= stopped_at < 3000  # wherever it stopped, not at a checkpoint multiple in general
     resumed = dqn("train", "--resume", out, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
@@ -168,34 +165,54 @@ def test_ctrl_c_then_resume_equals_one_straight_run(straight, tmp_path):
 
 
 def train_with_kills(out, total_steps, flags, kills, seed):
-    """`dqn train --out out` to total_steps, SIGKILLed `kills` times, each at a random instant (seeded
-    draws) up to 2.5 s after the process starts training, and resumed after each kill. Returns the agent
-    steps of the checkpoints it went on from, a kill before its first checkpoint.pt starting it over."""
+    """`dqn train --out out` to total_steps, SIGKILLed `kills` times and resumed after each kill. Each kill
+    comes at a random instant (seeded draws) in the run's first two thirds: at a drawn agent step, once
+    metrics.csv has its row, and up to 0.2 s later, so that it falls in training, a checkpoint or an
+    evaluation. Asserts that each kill landed mid-run: the process died of it rather than ending, and its
+    last checkpoint is before total_steps. Returns the agent steps of the checkpoints it went on from."""
     rng, went_on_from = random.Random(seed), []
+    # the run's last third (1,000 agent steps of CartPole, 400 of Breakout here, with their updates and
+    # checkpoints) takes far longer than a kill's 0.2 s: the run cannot end before its kill
+    last_kill_step = total_steps * 2 // 3
     for kill in range(kills + 1):
-        saved = out / "checkpoint.pt"
-        if saved.is_file():
-            step = torch.load(saved, weights_only=True)["step"]
-            if step == total_steps:  # ended, or killed after its last checkpoint: nothing to go on from
-                break
-            went_on_from.append(step)
+        if (out / "checkpoint.pt").is_file():
+            start = saved_step(out)
+            went_on_from.append(start)
             args = ["train", "--resume", out, "--quiet"]
         else:
-            args = ["train", "--out", out, "--total-steps", total_steps, *flags]
+            start, args = 0, ["train", "--out", out, "--total-steps", total_steps, *flags]
+        log_before = file_id(out / "metrics.csv")
         process = subprocess.Popen([sys.executable, "-m", "dqn", *map(str, args)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True)
         if kill == kills:
             assert process.wait(timeout=300) == 0, process.stderr.read()
             break
-        # past its imports and checks; the instant falls in training, a checkpoint or an evaluation
-        for line in process.stderr:
-            if line.startswith("dqn: training on"):
-                break
-        time.sleep(rng.uniform(0, 2.5))
-        process.kill()
-        process.communicate(timeout=60)
-        assert process.returncode in (-signal.SIGKILL, 0), process.returncode  # 0: it ended first
+        kill_step = rng.randint(start, max(start, last_kill_step))
+        try:
+            # the process's own metrics.csv (it rewrites the file when it opens it), with a row at kill_step
+            deadline = time.time() + 300
+            while (file_id(out / "metrics.csv") in (None, log_before)
+                   or last_logged_step(out / "metrics.csv") < kill_step):
+                assert process.poll() is None, f"the run ended before agent step {kill_step}: {process.stderr.read()}"
+                assert time.time() < deadline, f"no row at agent step {kill_step} in 300 s"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.2))
+        finally:
+            process.kill()
+            _, stderr = process.communicate(timeout=60)
+        assert process.returncode == -signal.SIGKILL, (
+            f"kill {kill + 1} (from agent step {kill_step}) did not land: the run ended first, exit code "
+            f"{process.returncode}\n{stderr}")
+        assert start <= saved_step(out) < total_steps, (start, saved_step(out))
     return went_on_from
+
+
+def file_id(path):
+    """The inode of path, which a file replaced by a rename changes; None where there is no file."""
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
 
 
 def test_random_kill_9s_with_saved_replay_end_as_the_straight_run(straight, tmp_path):
@@ -266,11 +283,6 @@ def test_non_finite_q_values_stop_the_run_and_keep_the_checkpoint(tmp_path):
     with pytest.raises(TrainingDiverged, match="agent step 601"):
         trainer.train()
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == saved
-
-
-def assert_one_line_error(result, needle):
-    assert result.returncode == 2
-    assert needle in result.stderr and result.stderr.count("\n") == 1, result.stderr
 
 
 def test_bad_resume_input(straight, tmp_path):

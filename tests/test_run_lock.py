@@ -14,6 +14,8 @@ import torch
 
 from dqn.train.run_lock import LOCK_FILE
 
+from conftest import dqn
+
 HOLDER_FLAGS = ["--preset", "cartpole", "--seed", "4", "--total-steps", "4000", "--stop-score", "1e9",
                 "--log-freq-steps", "100", "--quiet"]
 
@@ -27,11 +29,6 @@ code = cli.main(sys.argv[1:])
 print(f"{time.perf_counter() - start:.3f} {'ray' in sys.modules}")
 sys.exit(code)
 """
-
-
-def dqn(*args):
-    return subprocess.run([sys.executable, "-m", "dqn", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
 
 
 def holds(holder: subprocess.Popen, run) -> bool:
