@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dqn.config import PRESETS, TrainConfig, preset_config
+from dqn.config import PRESETS, RESUME_OVERRIDES, TrainConfig, preset_config
 from dqn.errors import UserError
-from dqn.train.entry import RESUME_OVERRIDES
 from dqn.train.interrupts import Interrupted, interruptible
 from dqn.evaluation.protocols import PROTOCOLS, Protocol, protocol_env
 
@@ -253,7 +252,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
             overrides["num_actors"] = usable_cores()
         preset = args.preset or DEFAULT_PRESET
-        config = preset_config(preset, **overrides).validate()
+        config = preset_config(preset, **overrides)
         if args.print_config:
             print(json.dumps(config.to_dict(), indent=2))
             return

@@ -14,7 +14,7 @@ import torch
 
 from dqn import cli
 from dqn.config import TrainConfig, preset_config
-from dqn.train.entry import RESUME_OVERRIDES
+from dqn.config import RESUME_OVERRIDES
 
 REPO = Path(__file__).resolve().parents[1]
 

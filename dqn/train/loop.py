@@ -77,7 +77,7 @@ class TrainingLoop(ABC):
         """A new run in run_dir, or with resume_state (a checkpoint of this run) its continuation,
         or with start_over the run of run_dir again from step 0 (it has no checkpoint). The entry
         points (entry.py) hold the folder and check that a new run's is empty before they build a loop."""
-        self.config = cfg = config.validate()
+        self.config = cfg = config  # valid: a TrainConfig is checked as it is made
         self.run_dir = Path(run_dir)
         self.progress = progress
         reuse_freed_memory()
