@@ -293,11 +293,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                             f"not {flag_name(others[0])}")
         from dqn.train.entry import resume
 
-        try:
-            result = resume(args.resume, progress=not args.quiet, refill_replay=args.refill_replay,
-                            **{name: overrides[name] for name in RESUME_OVERRIDES if name in overrides})
-        except ConfigError as exc:
-            raise UserError(exc.naming(flag_name)) from None
+        result = resume(args.resume, progress=not args.quiet, refill_replay=args.refill_replay,
+                        **{name: overrides[name] for name in RESUME_OVERRIDES if name in overrides})
     else:
         if args.refill_replay:
             raise UserError("--refill-replay goes with --resume: a new run's replay fills anyway")
@@ -308,10 +305,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
             overrides["num_actors"] = usable_cores()
         preset = args.preset or DEFAULT_PRESET
-        try:
-            config = preset_config(preset, **overrides)
-        except ConfigError as exc:  # the flags' values: named as the flags
-            raise UserError(exc.naming(flag_name)) from None
+        config = preset_config(preset, **overrides)
         check_env_id(config.env_id)  # before torch loads, and for --print-config too
         if args.print_config:
             print(json.dumps(config.to_dict(), indent=2))
@@ -437,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
             {"train": cmd_train, "evaluate": cmd_evaluate, "record": cmd_record,
              "bench": cmd_bench}[args.command](args)
     except UserError as exc:
-        sys.stderr.write(error_line(exc))
+        # dqn train's config is made of its flags: a bad value is named as its flag
+        named_as_flags = isinstance(exc, ConfigError) and args.command == "train"
+        sys.stderr.write(error_line(exc.naming(flag_name) if named_as_flags else exc))
         return 2
     except Interrupted as exc:
         print(f"dqn {args.command}: stopped by {exc.signal_name}; no half-written file was left", file=sys.stderr)
