@@ -1,10 +1,14 @@
 """The `dqn` command: train, evaluate, record, bench.
 
 Every TrainConfig field is also a kebab-case flag of `dqn train`, with the field's help text and
-the default preset's value. Bad input ends with one line on stderr and exit code 2 (an unknown flag
-with the closest known one; a bare `dqn` with the help); Ctrl-C or SIGTERM with one line and exit
-code 130 or 143, except in training, which saves a checkpoint first and exits with 0. Progress bars
-go to stderr, so that stdout holds only results.
+the default preset's value. Bad input ends with one line on stderr, `dqn: error: ...`, naming the flag
+as it was typed, and exit code 2 (an unknown or abbreviated flag with the closest known one; a bare
+`dqn` with the help); Ctrl-C or SIGTERM with one line and exit code 130 or 143, except in training,
+which saves a checkpoint first and exits with 0. Progress bars go to stderr, so that stdout holds only
+results.
+
+Arguments are parsed, and a new run's config and env id checked, before torch is imported: this module
+and what it imports at the top load no torch, and each command imports its heavier modules when it runs.
 """
 
 from __future__ import annotations
@@ -18,17 +22,16 @@ import time
 import typing
 from pathlib import Path
 
-import numpy as np
-
-from dqn.config import PRESETS, TrainConfig, preset_config
-from dqn.errors import UserError
-from dqn.train.entry import RESUME_OVERRIDES
+from dqn import __version__
+from dqn.config import MAX_TORCH_THREADS, PRESETS, RESUME_OVERRIDES, TrainConfig, auto_or_int, preset_config
+from dqn.errors import ConfigError, UserError
 from dqn.train.interrupts import Interrupted, interruptible
-from dqn.evaluation.protocols import PROTOCOLS, Protocol, protocol_env
+from dqn.evaluation.protocols import HOMEWORK_SEED, PROTOCOLS, Protocol, protocol_env
 
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}
 DEFAULT_PRESET = "breakout"  # dqn train's config without --preset
+GAMES_SEED = 0  # evaluate's and record's first game without --seed
 
 
 class DefaultsShown(argparse.HelpFormatter):
@@ -43,13 +46,15 @@ class DefaultsShown(argparse.HelpFormatter):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse prints usage plus an error; we want just the error, on one line. An unknown flag
-    gets the closest known one of its command as a suggestion."""
+    """argparse prints usage plus an error; we want just the error, on one line, with the flag as the
+    user typed it. An unknown flag, or an abbreviated one (argparse's prefix matching is off: a typo
+    must not quietly set another flag), gets the closest known one of its command as a suggestion."""
 
     def __init__(self, *args, **kwargs):
         self.flags: list[str] = []  # the option strings shown in --help, for suggestions
         self.commands: dict[str, OneLineParser] = {}  # a subcommand's parser by name
-        super().__init__(*args, formatter_class=DefaultsShown, **kwargs)
+        self.typed: list[str] = []  # the command line, to name a flag as it was typed
+        super().__init__(*args, formatter_class=DefaultsShown, allow_abbrev=False, **kwargs)
 
     def add_argument(self, *args, **kwargs) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
@@ -58,6 +63,9 @@ class OneLineParser(argparse.ArgumentParser):
         return action
 
     def parse_args(self, args=None, namespace=None) -> argparse.Namespace:
+        self.typed = list(sys.argv[1:] if args is None else args)
+        for parser in self.commands.values():
+            parser.typed = self.typed
         parsed, unknown = self.parse_known_args(args, namespace)
         if unknown:
             self.commands.get(getattr(parsed, "command", None), self).unrecognized(unknown[0])
@@ -70,7 +78,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.error(f"unrecognized argument {flag}" + (f"; did you mean {closest[0]}?" if closest else ""))
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # argparse's "argument --epsilon/--eval-epsilon: must be ..." as "--epsilon must be ...", the spelling typed
+        flags, _, problem = message.partition(": ") if message.startswith("argument ") else ("", "", "")
+        if problem:
+            names = flags.removeprefix("argument ").split("/")
+            flag = next((name for name in names if any(word.split("=", 1)[0] == name for word in self.typed)),
+                        names[0])
+            message = f"{flag} {problem}" if problem.startswith("must") else f"{flag}: {problem}"
+        self.exit(2, error_line(message))
+
+
+def error_line(message: str) -> str:
+    """The one line of bad input, the same for every command."""
+    return f"dqn: error: {message}\n"
 
 
 class RemovedFlag(argparse.Action):
@@ -84,24 +104,45 @@ class RemovedFlag(argparse.Action):
         parser.error(f"{option_string} is gone; use {self.instead}")
 
 
+def parsed_as(parse: typing.Callable[[str], typing.Any], expects: str) -> typing.Callable[[str], typing.Any]:
+    """A flag's type: parse, with "must be EXPECTS, got TEXT" for text it cannot read."""
+    def read(text: str):
+        try:
+            return parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {expects}, got {text!r}") from None
+    return read
+
+
+whole_number = parsed_as(int, "a whole number")
+number = parsed_as(float, "a number")
+
+
 def positive_int(text: str) -> int:
-    value = int(text)
+    value = whole_number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
 
 
 def seed_int(text: str) -> int:
-    value = int(text)
+    value = whole_number(text)
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
     return value
 
 
 def probability(text: str) -> float:
-    value = float(text)
+    value = number(text)
     if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def threads(text: str) -> int | str:
+    value = parsed_as(auto_or_int, "'auto' or a whole number")(text)
+    if value != "auto" and not 0 < value <= MAX_TORCH_THREADS:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a number from 1 to {MAX_TORCH_THREADS}, got {value}")
     return value
 
 
@@ -110,7 +151,7 @@ def flag_name(field_name: str) -> str:
 
 
 def resume_flags_text() -> str:
-    """The flags a resumed run may change (entry.RESUME_OVERRIDES), as a phrase: "--a, --b and --c"."""
+    """The flags a resumed run may change (config.RESUME_OVERRIDES), as a phrase: "--a, --b and --c"."""
     *others, last = [flag_name(name) for name in RESUME_OVERRIDES]
     return f"{', '.join(others)} and {last}"
 
@@ -130,18 +171,21 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             help_text += f" (default: {shown})".replace("%", "%%")
         kwargs = {"dest": field.name, "default": None, "help": help_text}
         if field.metadata["parse"] is not None:
-            parser.add_argument(*flags, type=field.metadata["parse"], metavar=f"{field.default}|N", **kwargs)
+            parser.add_argument(*flags, type=parsed_as(field.metadata["parse"], field.metadata["expects"]),
+                                metavar=f"{field.default}|N", **kwargs)
         elif kind is bool:
             parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
         elif kind == tuple[int, ...]:
-            parser.add_argument(*flags, type=int, nargs="+", metavar="WIDTH", **kwargs)
+            parser.add_argument(*flags, type=whole_number, nargs="+", metavar="WIDTH", **kwargs)
         else:
             base = next(t for t in typing.get_args(kind) if t is not type(None)) if typing.get_args(kind) else kind
-            parser.add_argument(*flags, type=base, metavar=base.__name__.upper(), **kwargs)
+            parser.add_argument(*flags, type={int: whole_number, float: number}.get(base, base),
+                                metavar=base.__name__.upper(), **kwargs)
 
 
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="dqn", description="Deep Q-Networks: train, evaluate, record, bench.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # not required: a bare `dqn` gets the whole help (main), not argparse's one line
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     parser.commands = commands.choices
@@ -179,20 +223,22 @@ def build_parser() -> OneLineParser:
     evaluate = commands.add_parser("evaluate", help="play full games and report the scores")
     evaluate.add_argument("path", type=Path, help="a run folder or a checkpoint file")
     evaluate.add_argument("--games", type=positive_int, default=30, help="number of games")
-    evaluate.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
+    evaluate.add_argument("--seed", type=seed_int,
+                          help=f"seed of the first game's reset (default: {GAMES_SEED}), and of the homework score's "
+                               f"env (default: {HOMEWORK_SEED}, the course's)")
     _add_protocol_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object (and no progress bar)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.add_argument("--homework", action="store_true",
                           help="Atari: also the course's final score: 30 one-life episodes, greedy, "
-                               "unclipped, no random no-ops, env seeded once with --seed (the course uses 9), "
-                               "mean times 5")
+                               f"unclipped, no random no-ops, env seeded once with --seed ({HOMEWORK_SEED} unless "
+                               "given, as the course's notebook does), mean times 5")
 
     record = commands.add_parser("record", help="write mp4 videos of full games")
     record.add_argument("path", type=Path, help="a run folder or a checkpoint file")
     record.add_argument("--out", type=Path, required=True, help="folder for the videos")
     record.add_argument("--games", type=positive_int, default=1, help="number of games, one video each")
-    record.add_argument("--seed", type=seed_int, default=0, help="seed of the first game's reset")
+    record.add_argument("--seed", type=seed_int, default=GAMES_SEED, help="seed of the first game's reset")
     _add_protocol_flags(record)
     record.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -225,6 +271,10 @@ def _add_protocol_flags(parser: argparse.ArgumentParser) -> None:
                         help="chance of a random action at each agent step, 0 for greedy play (default: the "
                              "protocol's, " + ", ".join(f"{p.epsilon} for {name}" for name, p in PROTOCOLS.items())
                              + "; the Nature DQN paper's 0.05 varies deterministic games)")
+    parser.add_argument("--torch-threads", type=threads, default="auto", metavar="auto|N",
+                        help="torch threads for the network, or 'auto': 1, since play acts on one observation at a "
+                             "time, and two commands side by side then take a core each instead of fighting over "
+                             "both (default: %(default)s)")
 
 
 def _chosen_protocol(args: argparse.Namespace) -> Protocol:
@@ -234,7 +284,7 @@ def _chosen_protocol(args: argparse.Namespace) -> Protocol:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.train.entry import resume, train
+    from dqn.envs.ids import check_env_id
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
@@ -250,6 +300,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         if others:
             raise UserError(f"--resume goes on with the run's own config; only {resume_flags_text()} may change, "
                             f"not {flag_name(others[0])}")
+        from dqn.train.entry import resume
+
         result = resume(args.resume, progress=not args.quiet, refill_replay=args.refill_replay,
                         **{name: overrides[name] for name in RESUME_OVERRIDES if name in overrides})
     else:
@@ -263,21 +315,22 @@ def cmd_train(args: argparse.Namespace) -> None:
             overrides["num_actors"] = usable_cores()
         warm = None
         if args.init_from is not None:
-            from dqn.train.warm_start import read_warm_start, warm_start_config
+            from dqn.train.warm_start import check_same_network, read_warm_start, warm_start_config
 
             warm = read_warm_start(args.init_from)
         if warm is not None and args.preset is None:
-            name, config = "warm", warm_start_config(warm, **overrides).validate()
+            name, config = "warm", warm_start_config(warm, **overrides)
         else:
             name = args.preset or DEFAULT_PRESET
-            config = preset_config(name, **overrides).validate()
+            config = preset_config(name, **overrides)
+        check_env_id(config.env_id)  # before torch loads, and for --print-config too
         if warm is not None:
-            from dqn.train.warm_start import check_same_network
-
             check_same_network(warm, config)
         if args.print_config:
             print(json.dumps(config.to_dict(), indent=2))
             return
+        from dqn.train.entry import train
+
         out = args.out or Path("runs") / f"{name}-seed{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         result = train(config, out, progress=not args.quiet, warm_start=warm)
     if result.interrupted_by:
@@ -289,10 +342,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"run folder: {result.run_dir}  (evaluate with: dqn evaluate {result.run_dir})")
 
 
-def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str = "training"):
-    """The agent of a run folder or checkpoint, and an evaluation env of the protocol it can play."""
+def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str = "training",
+                       torch_threads: int | str = "auto"):
+    """The agent of a run folder or checkpoint, playing on torch_threads threads ('auto': 1), and an
+    evaluation env of the protocol it can play."""
+    import torch
+
     from dqn.train.loading import load_agent
 
+    torch.set_num_threads(1 if torch_threads == "auto" else torch_threads)
     agent, config, data = load_agent(path)
     env = protocol_env(config, protocol, render_mode)
     if env.observation_space.shape != agent.state_shape or env.action_space.n != agent.n_actions:
@@ -302,28 +360,31 @@ def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from dqn.envs.factory import is_atari
+    import numpy as np
+
+    from dqn.envs.ids import is_atari
     from dqn.evaluation.games import HOMEWORK_LIVES
     from dqn.evaluation.progress import GamesBar
     from dqn.evaluation.protocols import homework_final_score, play_by_protocol
 
-    agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol)
+    agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol, torch_threads=args.torch_threads)
     if args.homework and not is_atari(config.env_id):
         raise UserError("--homework is the Atari notebook's final score; this checkpoint is for " + config.env_id)
     protocol = _chosen_protocol(args)
     shown = not (args.quiet or args.json)
+    seed = GAMES_SEED if args.seed is None else args.seed
     with GamesBar(args.games, shown) as bar:
-        scores = play_by_protocol(env, agent, protocol, args.games, args.seed,
-                                  on_step=bar.on_step, on_game=bar.on_game)
+        scores = play_by_protocol(env, agent, protocol, args.games, seed, on_step=bar.on_step, on_game=bar.on_game)
     report = {"mean_score": float(np.mean(scores)), "std_score": float(np.std(scores)),
-              "scores": scores, "games": args.games, "seed": args.seed, "protocol": args.protocol,
+              "scores": scores, "games": args.games, "seed": seed, "protocol": args.protocol,
               "epsilon": protocol.epsilon, "t_max": protocol.t_max_steps,
               "env_id": config.env_id,
               "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}
     if args.homework:
+        report["homework_seed"] = HOMEWORK_SEED if args.seed is None else args.seed
         with GamesBar(HOMEWORK_LIVES, shown, unit="life") as bar:
             report["homework_score"], report["homework_per_life"] = homework_final_score(
-                agent, config, seed=args.seed, on_step=bar.on_step, on_game=bar.on_game)
+                agent, config, seed=report["homework_seed"], on_step=bar.on_step, on_game=bar.on_game)
     if args.json:
         print(json.dumps(report))
     else:
@@ -332,7 +393,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
               f"mean {report['mean_score']:.1f} +- {report['std_score']:.1f} "
               f"(min {min(scores):.0f}, max {max(scores):.0f})")
         if args.homework:
-            print(f"homework final score (30 lives, seed {args.seed}, times 5): {report['homework_score']:.1f}")
+            print(f"homework final score (30 lives, seed {report['homework_seed']}, times 5): "
+                  f"{report['homework_score']:.1f}")
 
 
 def cmd_record(args: argparse.Namespace) -> None:
@@ -342,7 +404,8 @@ def cmd_record(args: argparse.Namespace) -> None:
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-    agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol)
+    agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol,
+                                          torch_threads=args.torch_threads)
     protocol = _chosen_protocol(args)
     set_up_agent(agent, protocol, args.seed)
     paths = [args.out / f"game_{i + 1:02d}.mp4" for i in range(args.games)]
@@ -387,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
             {"train": cmd_train, "evaluate": cmd_evaluate, "record": cmd_record,
              "bench": cmd_bench}[args.command](args)
     except UserError as exc:
-        print(f"dqn: error: {exc}", file=sys.stderr)
+        # dqn train's config is made of its flags: a bad value is named as its flag
+        named_as_flags = isinstance(exc, ConfigError) and args.command == "train"
+        sys.stderr.write(error_line(exc.naming(flag_name) if named_as_flags else exc))
         return 2
     except Interrupted as exc:
         print(f"dqn {args.command}: stopped by {exc.signal_name}; no half-written file was left", file=sys.stderr)

@@ -2,35 +2,42 @@
 
 Every count says its unit in its name: `*_steps` are agent steps (one call of
 `env.step` on the wrapped env; on Atari one agent step is 4 emulator frames).
+A TrainConfig is validated as it is made (and made anew by dataclasses.replace), so every one there is
+is valid. This module imports no torch: the command line builds and checks a config before it loads torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 
-from dqn.errors import UserError
-from dqn.machine.hardware import PRECISIONS, Runtime
-from dqn.agent.heads import HEADS
-from dqn.agent.networks import CNN_ENCODERS
-from dqn.agent.noisy import PAPER_SIGMA0
+from dqn.agent.registry import CNN_ENCODER_NAMES, HEAD_KINDS, PAPER_SIGMA0
+from dqn.errors import ConfigError, UserError
 from dqn.machine.files import write_atomic
 
+if typing.TYPE_CHECKING:
+    from dqn.machine.hardware import Runtime
 
-def _f(default, help: str, parse=None, **kwargs):
+
+def _f(default, help: str, parse=None, expects: str | None = None, **kwargs):
     """A dataclass field whose help text becomes the CLI flag's --help; parse, if given, reads
-    the flag's text (for fields that take a word or a number)."""
+    the flag's text (for fields that take a word or a number), and expects says what it takes."""
     if isinstance(default, (list, tuple)):
         kwargs["default_factory"] = lambda: tuple(default)
     else:
         kwargs["default"] = default
-    return field(metadata={"help": help, "parse": parse}, **kwargs)
+    return field(metadata={"help": help, "parse": parse, "expects": expects}, **kwargs)
 
 
 # far more than any machine's cores: a larger number is a typo, and torch cannot take a huge one
 MAX_TORCH_THREADS = 1024
+PRECISIONS = ("auto", "fp32", "bf16")  # machine.hardware.choose_runtime resolves auto
+# what a resumed run may change: how far to train (its steps, its stop score), on which Ray cluster (a
+# distributed run), with how many torch threads (a run moved to another machine); nothing that changes what it learns
+RESUME_OVERRIDES = ("total_steps", "stop_score", "ray_address", "torch_threads")
 
 
 def auto_or_int(text: str) -> int | str:
@@ -38,9 +45,20 @@ def auto_or_int(text: str) -> int | str:
 
 
 def heads_help() -> str:
-    """--head's help: each head of heads.HEADS, said by itself."""
-    *others, last = [head.description for head in HEADS.values()]
+    """--head's help: each head of the registry, said by itself."""
+    *others, last = [kind.description for kind in HEAD_KINDS.values()]
     return f"the network's head: {', '.join(others)} or {last}"
+
+
+def cnn_help() -> str:
+    """--cnn's help: each encoder of the registry, said by itself."""
+    *others, last = [f"'{name}' ({description})" for name, description in CNN_ENCODER_NAMES.items()]
+    return f"image encoder: {', '.join(others)} or {last}"
+
+
+def shown(value) -> str:
+    """A value as an error message says it: -1.0 as -1, as it was most likely typed."""
+    return format(value, ".12g") if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
 
 
 @dataclass
@@ -85,9 +103,7 @@ class CommonConfig:
                             "cross-entropy instead")
     max_grad_norm: float = _f(10.0, "gradient norm clip")
     hidden_sizes: tuple[int, ...] = _f((128, 128), "hidden layer widths of the MLP (vector observations)")
-    cnn: str = _f("nature", "image encoder: 'nature' (Mnih et al. 2015: 3 convolutions, 512 units), 'nips' "
-                            "(Mnih et al. 2013: 2 convolutions, 256 units, about 3x fewer FLOPs) or 'impala' "
-                            "(Espeholt et al. 2018: 15 convolutions in residual stacks, about 6x the FLOPs)")
+    cnn: str = _f("nature", cnn_help())
     atari_preprocessing: str = _f("nature", "Atari frames: 'nature' (full screen, luminance, 84x84) or 'homework' (Breakout only: crop, red-heavy gray, 64x64)")
     frame_stack: int = _f(4, "Atari frames stacked into one observation")
     augment_shift_px: int = _f(0, "Atari: shift each sampled observation by up to this many pixels "
@@ -116,7 +132,7 @@ class CommonConfig:
                                            "under this many GiB, checked at each metrics row (0 = never)")
     torch_threads: int | str = _f("auto", "torch intra-op threads, or 'auto': every usable physical core for "
                                           "image observations, 1 for vector ones (small networks run fastest on one)",
-                                      parse=auto_or_int)
+                                      parse=auto_or_int, expects="'auto' or a whole number")
     device: str = _f("auto", "'auto', 'cpu' or 'cuda'")
     num_actors: int = _f(0, "Ape-X on Ray (pip install -e '.[distributed]'): actor processes that play, each with "
                             "envs_per_actor envs of fixed epsilons from 0.4 to 0.4 ** 8, and send their "
@@ -130,69 +146,71 @@ class CommonConfig:
     weight_sync_updates: int = _f(100, "with num_actors: learner updates between two publications of its weights, "
                                        "which the actors pull before their next steps")
 
+    def __post_init__(self):
+        self.validate()
+
     def validate(self) -> "TrainConfig":
-        """Raise UserError naming the first bad value."""
-        positive_ints = ["total_steps", "buffer_size", "batch_size", "train_freq_steps", "num_envs", "n_step", "frame_stack",
-                         "gradient_steps", "target_update_steps", "eval_games", "eval_t_max",
-                         "log_freq_steps", "checkpoint_freq_steps", "envs_per_actor", "weight_sync_updates"]
-        for name in positive_ints:
+        """Raise ConfigError naming the first bad value (run as the config is made)."""
+        def fail(requirement: str, *names: str, got: bool = True) -> typing.NoReturn:
+            """ConfigError: "NAME REQUIREMENT, got VALUE" of the first name, the others named in requirement."""
+            value = f", got {shown(getattr(self, names[0]))}" if got else ""
+            raise ConfigError(f"{names[0]} {requirement}{value}", *names)
+
+        for name in ("total_steps", "buffer_size", "batch_size", "train_freq_steps", "num_envs", "n_step",
+                     "frame_stack", "gradient_steps", "target_update_steps", "eval_games", "eval_t_max",
+                     "log_freq_steps", "checkpoint_freq_steps", "envs_per_actor", "weight_sync_updates"):
             if getattr(self, name) <= 0:
-                raise UserError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ["learning_starts", "eps_decay_steps", "priority_beta_steps", "eval_freq_steps", "noop_max", "augment_shift_px",
-                     "num_actors"]:
+                fail("must be positive", name)
+        for name in ("learning_starts", "eps_decay_steps", "priority_beta_steps", "eval_freq_steps", "noop_max",
+                     "augment_shift_px", "num_actors"):
             if getattr(self, name) < 0:
-                raise UserError(f"{name} must not be negative, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise UserError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0 < self.gamma <= 1:
-            raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
-        if not 0 < self.tau <= 1:
-            raise UserError(f"tau must be in (0, 1], got {self.tau}")
-        for name in ["eps_start", "eps_end", "priority_alpha", "priority_beta_start", "repeat_action_probability"]:
+                fail("must not be negative", name)
+        for name in ("learning_rate", "adam_eps", "noisy_sigma0", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                fail("must be > 0", name)
+        for name in ("gamma", "tau"):
+            if not 0 < getattr(self, name) <= 1:
+                fail("must be in (0, 1]", name)
+        for name in ("eps_start", "eps_end", "priority_alpha", "priority_beta_start", "repeat_action_probability"):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
-                raise UserError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+                fail("must be in [0, 1]", name)
         if self.batch_size > self.buffer_size:
-            raise UserError(f"batch_size ({self.batch_size}) is larger than buffer_size ({self.buffer_size})")
+            fail(f"must not be larger than buffer_size ({self.buffer_size})", "batch_size", "buffer_size")
         if self.atari_preprocessing not in ("homework", "nature"):
-            raise UserError(f"atari_preprocessing must be 'homework' or 'nature', got {self.atari_preprocessing!r}")
+            fail("must be 'homework' or 'nature'", "atari_preprocessing")
         if not 0 <= self.seed < 2**32:
-            raise UserError(f"seed must be in [0, 2**32), got {self.seed}")
+            fail("must be in [0, 2**32)", "seed")
         if not 0 <= self.min_available_ram_gb < float("inf"):
-            raise UserError(f"min_available_ram_gb must be a number of GiB >= 0, got {self.min_available_ram_gb}")
-        if not self.adam_eps > 0:
-            raise UserError(f"adam_eps must be > 0, got {self.adam_eps}")
+            fail("must be a number of GiB >= 0", "min_available_ram_gb")
         if self.stop_score is not None and self.eval_freq_steps == 0:
-            raise UserError("stop_score needs evaluations: set eval_freq_steps > 0")
-        if self.cnn not in CNN_ENCODERS:
-            raise UserError(f"cnn must be one of {', '.join(CNN_ENCODERS)}, got {self.cnn!r}")
-        if self.head not in HEADS:
-            raise UserError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
-        HEADS[self.head].check(self)
-        if not self.noisy_sigma0 > 0:
-            raise UserError(f"noisy_sigma0 must be > 0, got {self.noisy_sigma0}")
+            fail("needs evaluations: set eval_freq_steps > 0", "stop_score", "eval_freq_steps", got=False)
+        if self.cnn not in CNN_ENCODER_NAMES:
+            fail(f"must be one of {', '.join(CNN_ENCODER_NAMES)}", "cnn")
+        if self.head not in HEAD_KINDS:
+            fail(f"must be one of {', '.join(HEAD_KINDS)}", "head")
+        HEAD_KINDS[self.head].check(self)
         if self.loss not in ("mse", "huber"):
-            raise UserError(f"loss must be 'mse' or 'huber', got {self.loss!r}")
+            fail("must be 'mse' or 'huber'", "loss")
         if self.precision not in PRECISIONS:
-            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+            fail(f"must be one of {', '.join(PRECISIONS)}", "precision")
         if self.torch_threads != "auto" and not (isinstance(self.torch_threads, int) and
                                                  0 < self.torch_threads <= MAX_TORCH_THREADS):
-            raise UserError(f"torch_threads must be 'auto' or a number from 1 to {MAX_TORCH_THREADS}, "
-                            f"got {self.torch_threads!r}")
+            fail(f"must be 'auto' or a number from 1 to {MAX_TORCH_THREADS}", "torch_threads")
         if self.device not in ("auto", "cpu", "cuda"):
-            raise UserError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+            fail("must be 'auto', 'cpu' or 'cuda'", "device")
         if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
-            raise UserError(f"hidden_sizes must be positive widths, got {self.hidden_sizes}")
-        if not self.max_grad_norm > 0:
-            raise UserError(f"max_grad_norm must be > 0, got {self.max_grad_norm}")
+            fail("must be positive widths", "hidden_sizes")
         if self.ray_address is not None and self.num_actors == 0:
-            raise UserError("ray_address is where the actors of a distributed run play: it needs num_actors > 0")
+            fail("is where the actors of a distributed run play: it needs num_actors > 0", "ray_address", "num_actors",
+                 got=False)
         return self
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict, **changes) -> "TrainConfig":
+        """The config of data (as to_dict or config.json has it, older field names included), with changes on top."""
         if not isinstance(data, dict):
             raise UserError("the checkpoint's config is not a mapping")
         known = {f.name for f in fields(cls)} | {"bf16", "dueling", "runtime", "warm_start"}
@@ -209,7 +227,7 @@ class CommonConfig:
             data["head"] = "dueling" if data.pop("dueling") else "q"
         if "hidden_sizes" in data:
             data["hidden_sizes"] = tuple(data["hidden_sizes"])
-        return cls(**data)
+        return cls(**{**data, **changes})
 
     def save(self, path: Path, runtime: Runtime | None = None, warm_start: dict | None = None) -> None:
         """The config as JSON; with runtime, also what its `auto` fields chose on this machine; with
@@ -223,16 +241,16 @@ class CommonConfig:
         write_atomic(path, lambda f: f.write(text.encode()))
 
     @classmethod
-    def load(cls, path: Path) -> "TrainConfig":
-        """The config of a run folder's config.json, validated; UserError if it is not one."""
+    def load(cls, path: Path, **changes) -> "TrainConfig":
+        """The config of a run folder's config.json with changes (fields) on top; UserError if it is not one."""
         try:
-            return cls.from_dict(json.loads(Path(path).read_text())).validate()
+            return cls.from_dict(json.loads(Path(path).read_text()), **changes)
         except (OSError, ValueError, TypeError) as exc:
             raise UserError(f"{path} is not a readable dqn config ({type(exc).__name__}: {exc})") from None
 
 
 # every head's options, once each (heads may share them, as the two c51 heads do)
-HEAD_OPTIONS = list({option.name: option for head in HEADS.values() for option in head.options}.values())
+HEAD_OPTIONS = list({option.name: option for kind in HEAD_KINDS.values() for option in kind.options}.values())
 TrainConfig = make_dataclass("TrainConfig", [(option.name, option.type, _f(option.default, option.help))
                                              for option in HEAD_OPTIONS], bases=(CommonConfig,))
 TrainConfig.__module__ = __name__  # pickled by name (Ray sends configs to its workers)

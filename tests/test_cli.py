@@ -14,7 +14,7 @@ import torch
 
 from dqn import cli
 from dqn.config import TrainConfig, preset_config
-from dqn.train.entry import RESUME_OVERRIDES
+from dqn.config import RESUME_OVERRIDES
 
 from conftest import assert_one_line_error, dqn
 
@@ -96,39 +96,43 @@ def test_evaluate_protocol_and_its_defaults(run_dir):
     (["--preset", "nope"], "unknown preset 'nope'"),
     (["--env-id", "NoSuchEnv-v0"], "unknown env id 'NoSuchEnv-v0'"),
     (["--env-id", "Breakout-v5"], "unknown env id 'Breakout-v5'; did you mean 'ALE/Breakout-v5'?"),
-    (["--learning_rate", "0.1"], "dqn train: error: unrecognized argument --learning_rate; did you mean "
+    (["--learning_rate", "0.1"], "dqn: error: unrecognized argument --learning_rate; did you mean "
                                  "--learning-rate?"),
+    # argparse's prefix matching is off: a typo must not set another flag
+    (["--learning-rat", "3e-4"], "dqn: error: unrecognized argument --learning-rat; did you mean --learning-rate?"),
     (["--env-id", "Pendulum-v1"], "discrete"),
     (["--env-id", "Breakout-v4"], "'Breakout-v4' skips a random 2 to 4 frames a step itself; train on "
                                   "BreakoutNoFrameskip-v4 or ALE/Breakout-v5"),
-    (["--learning-rate", "0"], "learning_rate must be > 0"),
-    (["--learning-rate", "abc"], "--learning-rate"),
-    (["--gamma", "1.5"], "gamma must be in (0, 1]"),
-    (["--batch-size", "100", "--buffer-size", "10"], "batch_size (100) is larger than buffer_size (10)"),
-    (["--total-steps", "-5"], "total_steps must be positive"),
+    (["--learning-rate", "-1"], "dqn: error: --learning-rate must be > 0, got -1"),
+    (["--learning-rate", "abc"], "dqn: error: --learning-rate must be a number, got 'abc'"),
+    (["--total-steps", "1e6"], "dqn: error: --total-steps must be a whole number, got '1e6'"),
+    (["--torch-threads", "two"], "dqn: error: --torch-threads must be 'auto' or a whole number, got 'two'"),
+    (["--gamma", "1.5"], "--gamma must be in (0, 1], got 1.5"),
+    (["--batch-size", "100", "--buffer-size", "10"], "--batch-size must not be larger than --buffer-size (10), got 100"),
+    (["--total-steps", "-5"], "--total-steps must be positive"),
     (["--no-such-flag"], "--no-such-flag"),
-    (["--seed", "-1"], "seed must be in [0, 2**32)"),
-    (["--seed", str(2**32)], "seed must be in [0, 2**32)"),
-    (["--min-available-ram-gb", "nan"], "min_available_ram_gb must be a number of GiB >= 0"),
+    (["--seed", "-1"], "--seed must be in [0, 2**32)"),
+    (["--seed", str(2**32)], "--seed must be in [0, 2**32)"),
+    (["--min-available-ram-gb", "nan"], "--min-available-ram-gb must be a number of GiB >= 0"),
     (["--preset", "cartpole", "--hidden-sizes", "1000000000000"],
      "training an MLP with hidden_sizes (1000000000000,) and a q head needs"),
     (["--preset", "cartpole", "--head", "c51", "--n-atoms", "1000000000"],
      "an MLP with hidden_sizes (64, 64) and a c51 head of 1000000000 atoms needs"),
-    (["--adam-eps", "0"], "adam_eps must be > 0"),
-    (["--stop-score", "10", "--eval-freq-steps", "0"], "stop_score needs evaluations"),
+    (["--adam-eps", "0"], "--adam-eps must be > 0"),
+    (["--stop-score", "10", "--eval-freq-steps", "0"], "--stop-score needs evaluations: set --eval-freq-steps > 0"),
     (["--preset", "cartpole", "--augment-shift-px", "4"], "augment_shift_px shifts images"),
-    (["--repeat-action-probability", "1.5"], "repeat_action_probability must be in [0, 1]"),
+    (["--repeat-action-probability", "1.5"], "--repeat-action-probability must be in [0, 1]"),
     (["--preset", "cartpole", "--repeat-action-probability", "0.25"], "repeat_action_probability sets Atari's"),
-    (["--head", "wide"], "head must be one of q, dueling, c51, c51-dueling, iqn, got 'wide'"),
-    (["--head", "c51", "--v-min", "10"], "c51 atoms need finite v_min < v_max and n_atoms >= 2, got v_min 10.0, "
-                                         "v_max 10.0"),
-    (["--head", "c51-dueling", "--n-atoms", "1"], "c51 atoms need finite v_min < v_max and n_atoms >= 2"),
-    (["--head", "iqn", "--iqn-action-samples", "0"], "iqn_action_samples must be positive, got 0"),
-    (["--noisy-sigma0", "0"], "noisy_sigma0 must be > 0"),
+    (["--head", "wide"], "--head must be one of q, dueling, c51, c51-dueling, iqn, got 'wide'"),
+    (["--head", "c51", "--v-min", "10"], "c51 atoms need finite --v-min < --v-max and --n-atoms >= 2, got --v-min 10, "
+                                         "--v-max 10"),
+    (["--head", "c51-dueling", "--n-atoms", "1"], "c51 atoms need finite --v-min < --v-max and --n-atoms >= 2"),
+    (["--head", "iqn", "--iqn-action-samples", "0"], "--iqn-action-samples must be positive, got 0"),
+    (["--noisy-sigma0", "0"], "--noisy-sigma0 must be > 0"),
     (["--dueling"], "--dueling is gone; use --head dueling"),
-    (["--num-actors", "-1"], "num_actors must not be negative, got -1"),
-    (["--num-actors", "2", "--envs-per-actor", "0"], "envs_per_actor must be positive, got 0"),
-    (["--num-actors", "2", "--weight-sync-updates", "0"], "weight_sync_updates must be positive, got 0"),
+    (["--num-actors", "-1"], "--num-actors must not be negative, got -1"),
+    (["--num-actors", "2", "--envs-per-actor", "0"], "--envs-per-actor must be positive, got 0"),
+    (["--num-actors", "2", "--weight-sync-updates", "0"], "--weight-sync-updates must be positive, got 0"),
 ])
 def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, needle):
     result = dqn("train", "--out", tmp_path / "run", *args)
@@ -182,10 +186,12 @@ def test_bad_evaluate_input(tmp_path, run_dir):
         truncated = tmp_path / f"truncated{fraction}.pt"
         truncated.write_bytes(data[: int(len(data) * fraction)])
         assert_one_line_error(dqn("evaluate", truncated), "truncated, corrupted")
-    assert_one_line_error(dqn("evaluate", run_dir, "--games", "0"), "--games: must be positive")
-    assert_one_line_error(dqn("evaluate", run_dir, "--seed", "-1"), "--seed: must be in")
-    assert_one_line_error(dqn("evaluate", run_dir, "--epsilon", "1.5"), "--eval-epsilon: must be in [0, 1]")
-    assert_one_line_error(dqn("evaluate", run_dir, "--eval-epsilon", "-0.1"), "--eval-epsilon: must be in [0, 1]")
+    assert_one_line_error(dqn("evaluate", run_dir, "--games", "0"), "dqn: error: --games must be positive")
+    assert_one_line_error(dqn("evaluate", run_dir, "--seed", "-1"), "dqn: error: --seed must be in")
+    # the flag as typed, of the two spellings
+    assert_one_line_error(dqn("evaluate", run_dir, "--epsilon", "1.5"), "dqn: error: --epsilon must be in [0, 1]")
+    assert_one_line_error(dqn("evaluate", run_dir, "--eval-epsilon=-0.1"), "--eval-epsilon must be in [0, 1], got -0.1")
+    assert_one_line_error(dqn("evaluate", run_dir, "--gmes", "1"), "unrecognized argument --gmes; did you mean --games?")
     assert_one_line_error(dqn("evaluate", run_dir, "--protocol", "nope"), "--protocol: invalid choice: 'nope'")
     assert_one_line_error(dqn("evaluate", run_dir, "--protocol", "sticky"),
                           "the sticky protocol is for Atari games; this checkpoint is for CartPole-v1")
@@ -380,3 +386,64 @@ def test_an_out_whose_parent_cannot_exist_is_named_as_such(tmp_path):
     assert_one_line_error(result, "cannot create the run folder /proc/nope/run: /proc/nope does not exist and "
                                   "nothing can be made in /proc", "choose another --out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_version():
+    result = dqn("--version")
+    assert result.returncode == 0 and result.stdout == f"dqn {cli.__version__}\n", result.stderr
+
+
+def test_the_command_line_answers_and_refuses_before_it_loads_torch(tmp_path):
+    """--help, --version and every refusal of bad input come before torch is imported (about 1 s of a
+    2-core machine's time): argv is parsed, and a new run's config and env id checked, without it."""
+    from dqn.train.run_lock import holding
+
+    taken = tmp_path / "taken"
+    answered = [["--version"], ["--help"], ["train", "--help"], ["evaluate", "--help"],
+                ["train", "--learning-rate", "-1"], ["train", "--learning-rat", "3e-4"],
+                ["train", "--torch-threads", "two"], ["train", "--head", "c51", "--v-min", "10"],
+                ["train", "--preset", "cartpole", "--print-config"], ["train", "--env-id", "NoSuchEnv-v0"],
+                ["train", "--resume", str(tmp_path / "nowhere")], ["train", "--preset", "cartpole", "--out", str(taken)],
+                ["evaluate", "run", "--games", "0"], ["record", "run"], ["bench", "--steps", "0"]]
+    code = ("import sys\nfrom dqn.cli import main\n"
+            f"for argv in {answered!r}:\n"
+            "    try:\n        code = main(argv)\n    except SystemExit as exc:\n        code = exc.code\n"
+            "    print(argv, code, 'torch' in sys.modules, file=sys.stderr)\n")
+    with holding(taken, new_run=True):  # a second writer is refused before torch too
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    verdicts = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(verdicts) == len(answered), result.stderr
+    assert all(line.endswith(" False") for line in verdicts), result.stderr
+    assert [line.split()[-2] for line in verdicts] == ["0"] * 4 + ["2"] * 4 + ["0"] + ["2"] * 6, result.stderr
+
+
+def test_print_config_checks_the_env_id_as_training_does(tmp_path):
+    assert_one_line_error(dqn("train", "--env-id", "NoSuchEnv-v0", "--print-config"),
+                          "dqn: error: unknown env id 'NoSuchEnv-v0'")
+    assert_one_line_error(dqn("train", "--env-id", "Breakout-v4", "--print-config"),
+                          "'Breakout-v4' skips a random 2 to 4 frames a step itself")
+
+
+def test_evaluate_plays_on_one_thread_and_scores_the_homework_on_the_courses_seed(monkeypatch, capsys):
+    """Play acts on one observation at a time, on one thread, so that two evaluations side by side take a core
+    each; the homework score's env is seeded with the course's 9 unless --seed says otherwise."""
+    from dqn.evaluation import protocols
+
+    seeds = []
+    monkeypatch.setattr(protocols, "play_by_protocol", lambda env, agent, protocol, games, seed, **_: [seeds.append(seed)
+                                                                                                      or 0.0])
+    monkeypatch.setattr(protocols, "homework_final_score",
+                        lambda agent, config, seed, **_: (seeds.append(seed) or 15.0, [3.0]))
+    threads = torch.get_num_threads()
+    try:
+        for extra, games_seed, homework_seed, playing_threads in (([], 0, 9, 1), (["--seed", "4", "--torch-threads", "2"],
+                                                                                4, 4, 2)):
+            seeds.clear()
+            argv = ["evaluate", str(REPO / "models" / "breakout"), "--homework", "--games", "1", "--json", *extra]
+            assert cli.main(argv) == 0
+            report = json.loads(capsys.readouterr().out)
+            assert (report["seed"], report["homework_seed"]) == (games_seed, homework_seed) and seeds == [games_seed,
+                                                                                                         homework_seed]
+            assert torch.get_num_threads() == playing_threads
+    finally:
+        torch.set_num_threads(threads)

@@ -1,13 +1,19 @@
 """Heads as registry entries: each one's module, inputs, loss, options and memory estimate fit together."""
 
+import dataclasses
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from dqn.agent.heads import HEADS
 from dqn.agent.learner import training_bytes
+from dqn.agent.networks import CNN_ENCODERS
 from dqn.agent.policy import build_agent
+from dqn.agent.registry import CNN_ENCODER_NAMES, HEAD_KINDS
 from dqn.config import TrainConfig, preset_config
-from dqn.errors import UserError
+from dqn.errors import ConfigError, UserError
 
 BATCH, N_ACTIONS = 5, 3
 
@@ -47,8 +53,32 @@ def test_each_head_option_is_a_config_field_with_its_flag_and_checks():
         for option in head.options:
             assert fields[option.name].default == option.default and fields[option.name].metadata["help"]
     with pytest.raises(UserError, match="c51 atoms need"):
-        TrainConfig(head="c51", v_min=1.0, v_max=1.0).validate()
-    TrainConfig(head="q", v_min=1.0, v_max=1.0).validate()  # a head's checks bind only when it is chosen
+        TrainConfig(head="c51", v_min=1.0, v_max=1.0)
+    TrainConfig(head="q", v_min=1.0, v_max=1.0)  # a head's checks bind only when it is chosen
+
+
+def test_the_registry_declares_each_head_and_encoder_that_is_built():
+    """The config is made from registry.py (no torch); each name it allows has its implementation."""
+    assert list(HEADS) == list(HEAD_KINDS)
+    assert all(head.name == name and head.options == HEAD_KINDS[name].options for name, head in HEADS.items())
+    assert list(CNN_ENCODERS) == list(CNN_ENCODER_NAMES)
+
+
+def test_the_config_is_made_and_checked_without_torch():
+    code = ("import sys\nfrom dqn.config import preset_config\n"
+            "for name in ('cartpole', 'breakout', 'rainbow'):\n    preset_config(name, head='iqn')\n"
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout == "False\n", result.stderr
+
+
+def test_a_config_is_checked_as_it_is_made_and_its_error_names_fields_or_flags():
+    with pytest.raises(ConfigError) as error:
+        TrainConfig(learning_rate=-1.0)
+    assert str(error.value) == "learning_rate must be > 0, got -1"
+    assert error.value.naming(lambda name: "--" + name.replace("_", "-")) == "--learning-rate must be > 0, got -1"
+    with pytest.raises(ConfigError, match="total_steps must be positive, got 0"):
+        dataclasses.replace(preset_config("cartpole"), total_steps=0)  # a changed config is a new one, checked
 
 
 @pytest.mark.parametrize("head", list(HEADS))

@@ -262,8 +262,8 @@ def train_as_a_real_process(run_dir: Path, flags: list[str]) -> subprocess.Compl
 
 
 @pytest.mark.parametrize("flags, error", [
-    (["--torch-threads", "0"], "torch_threads must be 'auto' or a number from 1 to 1024, got 0"),
-    (["--torch-threads", "99999999999999999999"], "torch_threads must be 'auto' or a number from 1 to 1024"),
+    (["--torch-threads", "0"], "--torch-threads must be 'auto' or a number from 1 to 1024, got 0"),
+    (["--torch-threads", "99999999999999999999"], "--torch-threads must be 'auto' or a number from 1 to 1024"),
     (["--buffer-size", str(10**15)], f"a replay of {10**15} transitions needs "),
 ], ids=["no-threads", "too-many-threads", "replay-beyond-the-ram"])
 def test_impossible_flags_are_refused_by_a_real_process_with_one_line(tmp_path, flags, error):

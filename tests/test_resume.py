@@ -294,9 +294,9 @@ def test_bad_resume_input(straight, tmp_path):
                           f"{may_change}, not --learning-rate")
     assert_one_line_error(dqn("train", "--resume", straight, "--distributed"), f"{may_change}, not --distributed")
     assert_one_line_error(dqn("train", "--resume", straight), "already has 3000 of its 3000 agent steps")
-    assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "0"), "total_steps must be positive")
+    assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "0"), "--total-steps must be positive, got 0")
     assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "4000", "--ray-address", "local"),
-                          "ray_address is where the actors of a distributed run play: it needs num_actors > 0")
+                          "--ray-address is where the actors of a distributed run play: it needs --num-actors > 0")
     model_only = tmp_path / "model_only"
     model_only.mkdir()
     (model_only / "checkpoint.pt").write_bytes((straight / "best.pt").read_bytes())

@@ -71,7 +71,7 @@ class CnnEncoder(NamedTuple):
     dense_width: int  # units of the dense layer after them
 
 
-CNN_ENCODERS = {
+CNN_ENCODERS = {  # by the names of registry.CNN_ENCODER_NAMES, which the config checks cnn against
     # Mnih et al. 2015 (Nature): about 18.6 MFLOP per 84x84 observation
     "nature": CnnEncoder(dqn_convolutions([(32, 8, 4), (64, 4, 2), (64, 3, 1)]), 512),
     # Mnih et al. 2013 (NIPS workshop): about 3x fewer FLOPs, for CPUs without fast matrix units

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-PAPER_SIGMA0 = 0.5  # the initial noise scale the paper gives for factorised noise
+from dqn.agent.registry import PAPER_SIGMA0
 
 
 def scaled_noise(size: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:

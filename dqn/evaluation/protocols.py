@@ -7,15 +7,20 @@ Published Atari scores differ as much by protocol as by agent, so `dqn evaluate`
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 
 from dqn.config import TrainConfig
-from dqn.envs.factory import FRAME_SKIP, MAX_FRAMES_PER_GAME, is_atari, make_env
+from dqn.envs.ids import FRAME_SKIP, MAX_FRAMES_PER_GAME, is_atari
 from dqn.errors import UserError
 from dqn.evaluation.games import homework_score, play_episodes
+
+if typing.TYPE_CHECKING:
+    import gymnasium as gym
+
+HOMEWORK_SEED = 9  # the course's notebook seeds its final score's env with it
 
 # the emulator also ends a game at MAX_FRAMES_PER_GAME, reset frames included (envs.make_atari_env)
 FULL_GAME_STEPS = MAX_FRAMES_PER_GAME // FRAME_SKIP
@@ -61,6 +66,8 @@ def protocol_config(config: TrainConfig, name: str) -> TrainConfig:
 
 def protocol_env(config: TrainConfig, name: str, render_mode: str | None = None) -> gym.Env:
     """An evaluation env (raw rewards) of config's game with the env settings of protocol `name`."""
+    from dqn.envs.factory import make_env  # OpenCV and the wrappers: not for the command line's --help
+
     return make_env(protocol_config(config, name), evaluation=True, render_mode=render_mode)
 
 
@@ -81,11 +88,13 @@ def play_by_protocol(env, agent, protocol: Protocol, n_games: int, seed: int, on
                          full_games=True, on_step=on_step, on_game=on_game)
 
 
-def homework_final_score(agent, config: TrainConfig, seed: int = 9, on_step=None,
+def homework_final_score(agent, config: TrainConfig, seed: int = HOMEWORK_SEED, on_step=None,
                          on_game=None) -> tuple[float, list[float]]:
     """The course's final score of agent (games.homework_score) and its one-life scores, played in
     the env the course scores in: config's game with raw rewards, an episode a life, no random no-ops.
     on_step and on_game (a life's) as games.play_episodes's."""
+    from dqn.envs.factory import make_env
+
     env = make_env(dataclasses.replace(config, noop_max=0), evaluation=True)
     try:
         return homework_score(env, agent, seed=seed, on_step=on_step, on_game=on_game)

@@ -52,7 +52,7 @@ def bench_config(steps: int, num_envs: int | None = None, preset: str | None = N
                   log_freq_steps=WARMUP_STEPS, checkpoint_freq_steps=10 * total, keep_eval_snapshots=False,
                   save_replay=False)
     if recipe is not None:
-        return TrainConfig(**{**recipe.to_dict(), **settings, **overrides, **timing}).validate()
+        return TrainConfig(**{**recipe.to_dict(), **settings, **overrides, **timing})
     return preset_config(preset or "breakout", **settings, **overrides, **timing)
 
 

@@ -1,27 +1,32 @@
 """The entry points of training: train a config into a new run folder, or resume the run in one. A config
-with num_actors > 0 trains on Ray (dqn/distributed/apex.py), any other in this process (single.py)."""
+with num_actors > 0 trains on Ray (dqn/distributed/apex.py), any other in this process (single.py).
+
+The loops and the checkpoint reader load torch (and a distributed loop Ray): they are imported once the
+run folder is held, so that a run refused (its folder taken, Ray missing) is refused at once."""
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import importlib.util
 import sys
+import typing
 from pathlib import Path
 
-from dqn.config import TrainConfig
+from dqn.config import RESUME_OVERRIDES, TrainConfig
 from dqn.errors import UserError
-from dqn.train import checkpoint
-from dqn.train.loop import TrainingLoop, TrainResult
 from dqn.train.run_lock import holding
-from dqn.train.single import Trainer
-from dqn.train.warm_start import WarmStart
+
+if typing.TYPE_CHECKING:
+    from dqn.train.loop import TrainingLoop, TrainResult
+    from dqn.train.warm_start import WarmStart
 
 
 def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resume_state: dict | None = None,
                  start_over: bool = False, warm_start: WarmStart | None = None) -> TrainingLoop:
     """The loop for config: on Ray with num_actors > 0 (Ray is imported for those runs only), else in this process."""
     if config.num_actors == 0:
+        from dqn.train.single import Trainer
+
         return Trainer(config, run_dir, progress, resume_state, start_over, warm_start)
     if importlib.util.find_spec("ray") is None:
         raise UserError("num_actors > 0 trains on Ray, which is not installed: pip install -e '.[distributed]'")
@@ -58,11 +63,6 @@ def last_logged_step(metrics_csv: Path) -> int:
         return 0
 
 
-# what a resumed run may change: how far to train (its steps, its stop score), on which Ray cluster (a
-# distributed run), with how many torch threads (a run moved to another machine); nothing that changes what it learns
-RESUME_OVERRIDES = ("total_steps", "stop_score", "ray_address", "torch_threads")
-
-
 def resume(run_dir: Path, progress: bool = True, refill_replay: bool = False, **changes) -> TrainResult:
     """Go on with the run in run_dir from its checkpoint, with the RESUME_OVERRIDES fields in changes
     set anew (total_steps, stop_score: train on to them; ray_address 'local' starts a Ray here); with refill_replay
@@ -78,22 +78,23 @@ def resume(run_dir: Path, progress: bool = True, refill_replay: bool = False, **
     with holding(run_dir, new_run=False):  # before its checkpoint is read: a run may be writing it
         checkpoint_file, config_file = run_dir / "checkpoint.pt", run_dir / "config.json"
         if checkpoint_file.is_file() or not config_file.is_file():
+            from dqn.train import checkpoint
+
             state = checkpoint.load(checkpoint_file)  # "no checkpoint at ..." when neither is there
             if "resume" not in state:
                 raise UserError(f"{checkpoint_file} holds no training state to resume from")
             if "learner" not in state:
                 raise UserError(f"{checkpoint_file} was written by a dqn from before the learner and actor were "
                                 "split; go on with that version (this one can still evaluate and record it)")
-            config, step = TrainConfig.from_dict(state["config"]), state["step"]
+            config, step = TrainConfig.from_dict(state["config"], **changes), state["step"]
             best_eval = state["resume"]["best_eval"]
             going_on = f"resuming {run_dir} from its checkpoint of agent step {step}"
             if refill_replay:  # go on as from a checkpoint without a replay file: the replay refills
                 state["resume"]["replay_file"] = None
         else:
-            state, config, step, best_eval = None, TrainConfig.load(config_file), 0, None
+            state, config, step, best_eval = None, TrainConfig.load(config_file, **changes), 0, None
             going_on = (f"{run_dir} has no checkpoint.pt (it stopped before its first one): starting it over "
                         "from its config.json")
-        config = dataclasses.replace(config, **changes).validate()
         if step >= config.total_steps:
             raise UserError(f"the run already has {step} of its {config.total_steps} agent steps; "
                             "pass a larger --total-steps to train on")

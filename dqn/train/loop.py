@@ -79,7 +79,7 @@ class TrainingLoop(ABC):
         or with start_over the run of run_dir again from step 0 (it has no checkpoint); a new run with
         warm_start begins with the networks of its source (warm_start.py). The entry points (entry.py)
         hold the folder and check that a new run's is empty before they build a loop."""
-        self.config = cfg = config.validate()
+        self.config = cfg = config  # valid: a TrainConfig is checked as it is made
         if warm_start is not None:
             check_same_network(warm_start, cfg)
         self.run_dir = Path(run_dir)

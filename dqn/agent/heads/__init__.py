@@ -1,12 +1,19 @@
-"""Network heads by the name the config's `head` field gives: everything the agent knows of each
-(heads/base.py says what that is). A head module defines HEADS, the heads it holds; adding a head
-is a module and its name in HEAD_MODULES."""
+"""Network heads by the name the config's `head` field gives: HEADS, everything the agent knows of each
+(heads/base.py says what that is). Each head is declared in agent/registry.py (name, options, checks:
+what the config is built from, without torch) and implemented in heads/<its module>.py, imported here
+on first use of HEADS."""
+
+from __future__ import annotations
 
 from importlib import import_module
 
-from dqn.agent.heads.base import Head
+from dqn.agent.registry import HEAD_KINDS
 
-HEAD_MODULES = ("q", "c51", "iqn")
 
-HEADS: dict[str, Head] = {head.name: head for module in HEAD_MODULES
-                          for head in import_module(f"dqn.agent.heads.{module}").HEADS}
+def __getattr__(name: str):
+    if name != "HEADS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    implementations = {head.name: head for module in dict.fromkeys(kind.module for kind in HEAD_KINDS.values())
+                       for head in import_module(f"{__name__}.{module}").HEADS}
+    globals()["HEADS"] = heads = {name: implementations[name] for name in HEAD_KINDS}  # in the registry's order
+    return heads

@@ -2,19 +2,20 @@
 
 A head turns the body's features into the network's output (Q-values, and whatever its loss needs),
 names the extra inputs its network takes (IQN's quantile fractions), computes its loss from a batch's
-outputs, owns its config options and their checks, and estimates the weights it adds. The learner,
-the actors, config, loading and the Ray workers know heads only through this interface
-(`heads.HEADS[config.head]`).
+outputs, and estimates the weights it adds; its options and their checks are declared in
+agent/registry.py, which the config is built from. The learner, the actors, loading and the Ray workers
+know heads only through this interface (`heads.HEADS[config.head]`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import torch
 import torch.nn as nn
+
+from dqn.agent.registry import HEAD_KINDS, Option
 
 if TYPE_CHECKING:
     from dqn.config import TrainConfig
@@ -30,27 +31,20 @@ class NetworkOutput(NamedTuple):
     q_values: torch.Tensor  # (batch, n_actions)
 
 
-@dataclass(frozen=True)
-class Option:
-    """A config field that a head adds to TrainConfig (and so a flag of `dqn train`)."""
-
-    name: str
-    type: Any
-    default: Any
-    help: str
-
-
 # what a network is asked for in a TD update, and when acting; a head may feed each its own inputs
 ROLES = ("online", "target", "select", "act")
 
 
 class Head:
-    """One kind of head. Subclasses set name and description and define build and loss; the rest
-    have defaults for a head that takes no extra inputs and has no options of its own."""
+    """One kind of head. Subclasses set name (its entry in registry.HEAD_KINDS) and define build and
+    loss; the rest have defaults for a head that takes no extra inputs."""
 
     name: str
-    description: str  # for --head's help: what it is, after whom
-    options: tuple[Option, ...] = ()
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """Its config options, as the registry declares them."""
+        return HEAD_KINDS[self.name].options
 
     def build(self, in_features: int, n_actions: int, options, dense: Dense) -> nn.Module:
         """The head module: features (batch, in_features), plus the inputs of `inputs`, to an
@@ -79,9 +73,6 @@ class Head:
         """Extra inputs of the network for one of ROLES, drawn from generator; none by default.
         An evaluation passes none: the head must then act on its own deterministic default."""
         return {}
-
-    def check(self, config: TrainConfig) -> None:
-        """Raise UserError naming the first bad value among the head's own options."""
 
     def weights(self, in_features: int, n_actions: int, config: TrainConfig) -> int:
         """About how many weights the head holds (noisy layers count twice: a mean and a scale)."""

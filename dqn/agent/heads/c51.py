@@ -13,8 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dqn.agent.heads.base import Dense, Head, Option, dense_weights
-from dqn.errors import UserError
+from dqn.agent.heads.base import Dense, Head, dense_weights
 
 
 def atom_support(v_min: float, v_max: float, n_atoms: int = 51, device=None) -> torch.Tensor:
@@ -122,20 +121,8 @@ class C51DuelingModule(C51Module):
         return self.value(features).unsqueeze(1) + advantage - advantage.mean(dim=1, keepdim=True)
 
 
-OPTIONS = (
-    # the Rainbow paper's
-    Option("n_atoms", int, 51, "c51 heads: atoms of each return distribution (at least 2)"),
-    Option("v_min", float, -10.0, "c51 heads: the lowest atom, the smallest return the distribution can hold "
-                                  "(returns are of clipped rewards on Atari)"),
-    Option("v_max", float, 10.0, "c51 heads: the highest atom, the largest return the distribution can hold"),
-)
-
-
 class C51Head(Head):
     name = "c51"
-    description = ("'c51' (a distribution of returns on n_atoms atoms from v_min to v_max, Bellemare et al. 2017; "
-                   "trained on its cross-entropy, Q its mean)")
-    options = OPTIONS
     module = C51Module
 
     def build(self, in_features, n_actions, config, dense) -> nn.Module:
@@ -151,11 +138,6 @@ class C51Head(Head):
         losses = c51_loss(outputs.logits, actions, targets)
         return losses, losses.detach()
 
-    def check(self, config) -> None:
-        if not (float("-inf") < config.v_min < config.v_max < float("inf") and config.n_atoms >= 2):
-            raise UserError(f"c51 atoms need finite v_min < v_max and n_atoms >= 2, got v_min {config.v_min}, "
-                            f"v_max {config.v_max}, n_atoms {config.n_atoms}")
-
     def weights(self, in_features, n_actions, config) -> int:
         return dense_weights(config, (in_features, n_actions * config.n_atoms))
 
@@ -165,7 +147,6 @@ class C51Head(Head):
 
 class C51DuelingHead(C51Head):
     name = "c51-dueling"
-    description = "'c51-dueling' (C51 with the dueling split per atom, as in Rainbow)"
     module = C51DuelingModule
 
     def weights(self, in_features, n_actions, config) -> int:

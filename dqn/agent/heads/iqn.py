@@ -23,8 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dqn.agent.heads.base import Dense, Head, Option, dense_weights
-from dqn.errors import UserError
+from dqn.agent.heads.base import Dense, Head, dense_weights
 
 
 class QuantileOutput(NamedTuple):
@@ -69,14 +68,6 @@ def quantile_huber_loss(quantiles: torch.Tensor, taus: torch.Tensor, targets: to
 
 class IQNHead(Head):
     name = "iqn"
-    description = ("'iqn' (implicit quantiles of the return, Dabney et al. 2018: trained on the quantile Huber "
-                   "loss, Q the mean over sampled fractions)")
-    options = (
-        Option("iqn_quantile_samples", int, 64, "iqn head: fractions drawn per sample for the loss, N = N' (Dopamine's 64)"),
-        Option("iqn_action_samples", int, 32, "iqn head: fractions whose mean quantile is Q when acting and "
-                                              "picking the next action, K (Dopamine's 32)"),
-        Option("iqn_embedding_dim", int, 64, "iqn head: cosines that embed a fraction (the paper's 64)"),
-    )
 
     def build(self, in_features, n_actions, config, dense) -> nn.Module:
         return IQNModule(in_features, n_actions, config.iqn_embedding_dim, config.iqn_action_samples, dense)
@@ -96,11 +87,6 @@ class IQNHead(Head):
         targets = returns.float().unsqueeze(1) + discounts.float().unsqueeze(1) * next_quantiles
         losses = quantile_huber_loss(outputs.quantiles[rows, :, actions.long()], outputs.taus, targets)
         return losses, losses.detach()
-
-    def check(self, config) -> None:
-        for name in ("iqn_quantile_samples", "iqn_action_samples", "iqn_embedding_dim"):
-            if getattr(config, name) <= 0:
-                raise UserError(f"{name} must be positive, got {getattr(config, name)}")
 
     def weights(self, in_features, n_actions, config) -> int:
         return config.iqn_embedding_dim * in_features + dense_weights(config, (in_features, n_actions))

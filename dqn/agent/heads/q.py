@@ -25,7 +25,6 @@ class DuelingModule(nn.Module):
 
 class QHead(Head):
     name = "q"
-    description = "'q' (one linear layer)"
 
     def build(self, in_features, n_actions, config, dense) -> nn.Module:
         # the head is that dense layer itself, so a plain one keeps the names `head.weight` and
@@ -45,7 +44,6 @@ class QHead(Head):
 
 class DuelingHead(QHead):
     name = "dueling"
-    description = "'dueling' (Q = V + A - mean(A), Wang et al. 2016)"
 
     def build(self, in_features, n_actions, config, dense) -> nn.Module:
         return DuelingModule(in_features, n_actions, dense)
