@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 
 from dqn.agent.registry import CNN_ENCODER_NAMES, HEAD_KINDS, PAPER_SIGMA0
+from dqn.envs.ids import is_atari
 from dqn.errors import ConfigError, UserError
+from dqn.evaluation.registry import PROTOCOLS, atari_settings
 from dqn.machine.files import write_atomic
 
 if typing.TYPE_CHECKING:
@@ -189,6 +191,10 @@ class CommonConfig:
         if self.head not in HEAD_KINDS:
             fail(f"must be one of {', '.join(HEAD_KINDS)}", "head")
         HEAD_KINDS[self.head].check(self)
+        if self.eval_protocol not in PROTOCOLS:
+            fail(f"must be one of {', '.join(PROTOCOLS)}", "eval_protocol")
+        if atari_settings(self.eval_protocol) and not is_atari(self.env_id):
+            fail(f"plays Atari games; {self.env_id} is not one", "eval_protocol")
         if self.loss not in ("mse", "huber"):
             fail("must be 'mse' or 'huber'", "loss")
         if self.precision not in PRECISIONS:

@@ -222,7 +222,8 @@ def test_evaluation_during_training_plays_by_the_configs_protocol(tmp_path):
     assert network.epsilon == 0.05 and network.training  # the protocol's epsilon; back to training mode
     evaluator.close()
 
+    # refused as the config is made, before any env or network
     with pytest.raises(UserError, match="eval_protocol must be one of training, noop, sticky, got 'nope'"):
-        Evaluator(preset_config("breakout", eval_protocol="nope"), tmp_path)
-    with pytest.raises(UserError, match="the noop protocol is for Atari games"):
-        Evaluator(preset_config("cartpole", eval_protocol="noop"), tmp_path)
+        preset_config("breakout", eval_protocol="nope")
+    with pytest.raises(UserError, match="eval_protocol plays Atari games; CartPole-v1 is not one, got 'noop'"):
+        preset_config("cartpole", eval_protocol="noop")

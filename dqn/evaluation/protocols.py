@@ -8,50 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass
 
 import numpy as np
 
 from dqn.config import TrainConfig
-from dqn.envs.ids import FRAME_SKIP, MAX_FRAMES_PER_GAME, is_atari
+from dqn.envs.ids import is_atari
 from dqn.errors import UserError
 from dqn.evaluation.games import homework_score, play_episodes
+from dqn.evaluation.registry import FULL_GAME_STEPS, HOMEWORK_SEED, PROTOCOLS, Protocol
 
 if typing.TYPE_CHECKING:
     import gymnasium as gym
-
-HOMEWORK_SEED = 9  # the course's notebook seeds its final score's env with it
-
-# the emulator also ends a game at MAX_FRAMES_PER_GAME, reset frames included (envs.make_atari_env)
-FULL_GAME_STEPS = MAX_FRAMES_PER_GAME // FRAME_SKIP
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """Every game is played to its end (all lives) or its step limit. Fields that are None keep
-    the training config's setting."""
-
-    description: str
-    epsilon: float  # chance of a random action at each agent step
-    t_max_steps: int  # agent steps at most in one game
-    noop_max: int | None = None  # Atari: random no-op agent steps at most at each game start
-    repeat_action_probability: float | None = None  # Atari: sticky actions, per emulator frame
-
-    @property
-    def greedy(self) -> bool:
-        return self.epsilon == 0
-
-
-PROTOCOLS = {
-    "training": Protocol("the training config's env (its no-op starts and sticky actions), greedy", 0.0, 10_000),
-    "noop": Protocol("Mnih et al. 2015: up to 30 random no-ops at each game start, no sticky actions, "
-                     "epsilon 0.05, at most 108,000 frames a game", 0.05, FULL_GAME_STEPS,
-                     noop_max=30, repeat_action_probability=0.0),
-    # the sticky actions vary the games, so the policy can stay greedy
-    "sticky": Protocol("Machado et al. 2018 (ALE v5): sticky actions with probability 0.25, no no-op starts, "
-                       "greedy, at most 108,000 frames a game", 0.0, FULL_GAME_STEPS,
-                       noop_max=0, repeat_action_probability=0.25),
-}
 
 
 def protocol_config(config: TrainConfig, name: str) -> TrainConfig:

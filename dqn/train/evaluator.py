@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from dqn.config import TrainConfig
-from dqn.errors import UserError
 from dqn.evaluation.protocols import PROTOCOLS, play_by_protocol, protocol_env
 from dqn.train import checkpoint
 
@@ -23,8 +22,6 @@ class Evaluator:
     """Evaluations of a run in run_dir; best_eval is the best mean score so far, None before any."""
 
     def __init__(self, config: TrainConfig, run_dir: Path):
-        if config.eval_protocol not in PROTOCOLS:
-            raise UserError(f"eval_protocol must be one of {', '.join(PROTOCOLS)}, got {config.eval_protocol!r}")
         self.config = config
         self.run_dir = run_dir
         self.protocol = dataclasses.replace(PROTOCOLS[config.eval_protocol], t_max_steps=config.eval_t_max)
