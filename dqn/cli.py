@@ -24,7 +24,7 @@ from dqn.config import PRESETS, TrainConfig, preset_config
 from dqn.errors import UserError
 from dqn.train.entry import RESUME_OVERRIDES
 from dqn.train.interrupts import Interrupted, interruptible
-from dqn.evaluation.protocols import PROTOCOLS, Protocol, protocol_env
+from dqn.evaluation.protocols import PROTOCOLS, Protocol
 
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}
@@ -272,12 +272,8 @@ def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str
     """The agent of a run folder or checkpoint, and an evaluation env of the protocol it can play."""
     from dqn.train.loading import load_agent
 
-    agent, config, data = load_agent(path)
-    env = protocol_env(config, protocol, render_mode)
-    if env.observation_space.shape != agent.state_shape or env.action_space.n != agent.n_actions:
-        raise UserError(f"checkpoint {data['path']} was trained for other observations or actions "
-                        f"than {config.env_id} has")
-    return agent, config, data, env
+    agent = load_agent(path)
+    return agent, agent.make_env(protocol, render_mode)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -286,7 +282,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from dqn.evaluation.progress import GamesBar
     from dqn.evaluation.protocols import homework_final_score, play_by_protocol
 
-    agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol)
+    agent, env = load_agent_and_env(args.path, protocol=args.protocol)
+    config = agent.config
     if args.homework and not is_atari(config.env_id):
         raise UserError("--homework is the Atari notebook's final score; this checkpoint is for " + config.env_id)
     protocol = _chosen_protocol(args)
@@ -298,7 +295,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
               "scores": scores, "games": args.games, "seed": args.seed, "protocol": args.protocol,
               "epsilon": protocol.epsilon, "t_max": protocol.t_max_steps,
               "env_id": config.env_id,
-              "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}
+              "checkpoint": str(agent.path), "trained_steps": agent.trained_steps}
     if args.homework:
         with GamesBar(HOMEWORK_LIVES, shown, unit="life") as bar:
             report["homework_score"], report["homework_per_life"] = homework_final_score(
@@ -307,7 +304,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(json.dumps(report))
     else:
         policy = "greedy" if protocol.greedy else f"epsilon {protocol.epsilon}"
-        print(f"{config.env_id}: {args.games} {policy} games ({args.protocol} protocol) from {data['path']}: "
+        print(f"{config.env_id}: {args.games} {policy} games ({args.protocol} protocol) from {agent.path}: "
               f"mean {report['mean_score']:.1f} +- {report['std_score']:.1f} "
               f"(min {min(scores):.0f}, max {max(scores):.0f})")
         if args.homework:
@@ -321,7 +318,7 @@ def cmd_record(args: argparse.Namespace) -> None:
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-    agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol)
+    agent, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol)
     protocol = _chosen_protocol(args)
     set_up_agent(agent, protocol, args.seed)
     paths = [args.out / f"game_{i + 1:02d}.mp4" for i in range(args.games)]
