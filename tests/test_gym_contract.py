@@ -83,8 +83,11 @@ def test_a_seed_starts_a_new_game_whatever_came_before(name):
 def test_without_a_seed_the_game_goes_on_after_a_lost_life():
     """The homework score's games: one seeded reset, then an episode a life, lives following each other."""
     env = ENVS["homework"]()
-    _, info = env.reset(seed=9)
+    env.reset(seed=9)
     ale = env.unwrapped.ale
+    frame = ale.getEpisodeFrameNumber()
+    _, info = env.reset()  # right after the seeded reset, as the notebook's score does: the same game goes on
+    assert info["lives"] == 5 and ale.getEpisodeFrameNumber() > frame
     terminated = False
     while not terminated:
         _, _, terminated, truncated, info = env.step(0)  # the served ball falls past the still paddle
