@@ -2,8 +2,6 @@
 trained on, and plays by the protocols as `dqn evaluate` does."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ import pytest
 
 import dqn
 from dqn.agent.policy import DQNAgent
+from dqn.cli import main
 from dqn.errors import UserError
 from dqn.train.loading import TrainedAgent, load_agent
 
@@ -75,13 +74,10 @@ def test_an_unknown_protocol_is_one_line():
 
 
 @needs_pretrained
-def test_evaluate_plays_what_dqn_evaluate_plays():
-    agent = load_agent(PRETRAINED)
-    scores = agent.evaluate("noop", games=2, seed=3)
-    command = subprocess.run([sys.executable, "-m", "dqn", "evaluate", PRETRAINED, "--protocol", "noop",
-                              "--games", "2", "--seed", "3", "--json"], capture_output=True, text=True, timeout=300)
-    assert command.returncode == 0, command.stderr
-    assert json.loads(command.stdout)["scores"] == scores
+def test_evaluate_plays_what_dqn_evaluate_plays(capsys):
+    scores = load_agent(PRETRAINED).evaluate("noop", games=2, seed=3)
+    assert main(["evaluate", str(PRETRAINED), "--protocol", "noop", "--games", "2", "--seed", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scores"] == scores
 
 
 def test_the_public_names_load():
