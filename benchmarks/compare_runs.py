@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dqn.evaluation.protocols import PROTOCOLS, play_by_protocol, protocol_env
+from dqn.evaluation.protocols import PROTOCOLS
 from dqn.train.loading import load_agent
 
 # Published Breakout scores under the noop protocol's wrappers, (agent steps, score): the points of
@@ -46,11 +46,8 @@ def logged_scores(run_dir: Path, column: str) -> list[dict]:
 
 def score_snapshot(snapshot: Path, protocol: str, games: int, seed: int) -> tuple[str, int, list[float]]:
     """(file name, agent step, scores) of one snapshot's games under protocol."""
-    agent, config, data = load_agent(snapshot)
-    env = protocol_env(config, protocol)
-    scores = play_by_protocol(env, agent, PROTOCOLS[protocol], games, seed)
-    env.close()
-    return snapshot.name, int(data["step"]), scores
+    agent = load_agent(snapshot)
+    return snapshot.name, agent.trained_steps, agent.evaluate(protocol, games, seed)
 
 
 def _one_torch_thread() -> None:

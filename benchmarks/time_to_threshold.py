@@ -14,7 +14,6 @@ import csv
 import json
 from pathlib import Path
 
-from dqn.evaluation.protocols import homework_final_score
 from dqn.train.loading import load_agent
 
 
@@ -30,11 +29,12 @@ def main() -> None:
         wall_s = {int(r["step"]): float(r["wall_s"]) for r in csv.DictReader(f)}
     table = []
     for snapshot in sorted((args.run_dir / "snapshots").glob("step_*.pt")):
-        agent, config, data = load_agent(snapshot)
-        if args.until_step is not None and data["step"] > args.until_step:
+        agent = load_agent(snapshot)
+        if args.until_step is not None and agent.trained_steps > args.until_step:
             break
-        score, _ = homework_final_score(agent, config, seed=9)
-        row = {"step": data["step"], "minutes": round(wall_s[data["step"]] / 60, 2), "homework_score": score}
+        score = agent.homework_score(seed=9)
+        row = {"step": agent.trained_steps, "minutes": round(wall_s[agent.trained_steps] / 60, 2),
+               "homework_score": score}
         table.append(row)
         print(f"step {row['step']:>8}  {row['minutes']:6.1f} min  homework score {score:6.1f}", flush=True)
     passed = [r for r in table if r["homework_score"] >= args.threshold]

@@ -1,7 +1,8 @@
 """Deep Q-Networks for the Practical RL homework: library, CLI and notebook helpers.
 
-The public names below import from `dqn` itself (`from dqn import load_agent`; training's entry points are `dqn.train`'s: `from dqn.train import train`); each is loaded
-on first use, so `import dqn` stays light. docs/api.md lists them with the modules they live in.
+The public names below import from `dqn` itself (`from dqn import load_agent`; training's entry points are
+`dqn.train`'s: `from dqn.train import train`); each is loaded on first use, so `import dqn` stays light.
+docs/api.md shows them at work.
 """
 
 from importlib import import_module
@@ -11,10 +12,11 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 PUBLIC = {
     "TrainConfig": "dqn.config", "preset_config": "dqn.config", "PRESETS": "dqn.config",
-    "load_agent": "dqn.train.loading", "build_agent": "dqn.agent.policy", "DQNAgent": "dqn.agent.policy",
+    "load_agent": "dqn.train.loading", "TrainedAgent": "dqn.train.loading",
+    "build_agent": "dqn.agent.policy", "DQNAgent": "dqn.agent.policy",
     "make_env": "dqn.envs.factory", "make_atari_env": "dqn.envs.factory",
     "play_episodes": "dqn.evaluation.games", "homework_score": "dqn.evaluation.games",
-    "record_game": "dqn.evaluation.recording",
+    "record_game": "dqn.evaluation.recording", "PROTOCOLS": "dqn.evaluation.protocols",
     "HEADS": "dqn.agent.heads",
 }
 

@@ -26,7 +26,7 @@ from dqn import __version__
 from dqn.config import MAX_TORCH_THREADS, PRESETS, RESUME_OVERRIDES, TrainConfig, auto_or_int, preset_config
 from dqn.errors import ConfigError, UserError
 from dqn.train.interrupts import Interrupted, interruptible
-from dqn.evaluation.protocols import HOMEWORK_SEED, PROTOCOLS, Protocol, protocol_env
+from dqn.evaluation.protocols import HOMEWORK_SEED, PROTOCOLS, Protocol
 
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}
@@ -351,12 +351,8 @@ def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str
     from dqn.train.loading import load_agent
 
     torch.set_num_threads(1 if torch_threads == "auto" else torch_threads)
-    agent, config, data = load_agent(path)
-    env = protocol_env(config, protocol, render_mode)
-    if env.observation_space.shape != agent.state_shape or env.action_space.n != agent.n_actions:
-        raise UserError(f"checkpoint {data['path']} was trained for other observations or actions "
-                        f"than {config.env_id} has")
-    return agent, config, data, env
+    agent = load_agent(path)
+    return agent, agent.make_env(protocol, render_mode)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -367,7 +363,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from dqn.evaluation.progress import GamesBar
     from dqn.evaluation.protocols import homework_final_score, play_by_protocol
 
-    agent, config, data, env = load_agent_and_env(args.path, protocol=args.protocol, torch_threads=args.torch_threads)
+    agent, env = load_agent_and_env(args.path, protocol=args.protocol, torch_threads=args.torch_threads)
+    config = agent.config
     if args.homework and not is_atari(config.env_id):
         raise UserError("--homework is the Atari notebook's final score; this checkpoint is for " + config.env_id)
     protocol = _chosen_protocol(args)
@@ -379,7 +376,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
               "scores": scores, "games": args.games, "seed": seed, "protocol": args.protocol,
               "epsilon": protocol.epsilon, "t_max": protocol.t_max_steps,
               "env_id": config.env_id,
-              "checkpoint": str(data["path"]), "trained_steps": int(data["step"])}
+              "checkpoint": str(agent.path), "trained_steps": agent.trained_steps}
     if args.homework:
         report["homework_seed"] = HOMEWORK_SEED if args.seed is None else args.seed
         with GamesBar(HOMEWORK_LIVES, shown, unit="life") as bar:
@@ -389,7 +386,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(json.dumps(report))
     else:
         policy = "greedy" if protocol.greedy else f"epsilon {protocol.epsilon}"
-        print(f"{config.env_id}: {args.games} {policy} games ({args.protocol} protocol) from {data['path']}: "
+        print(f"{config.env_id}: {args.games} {policy} games ({args.protocol} protocol) from {agent.path}: "
               f"mean {report['mean_score']:.1f} +- {report['std_score']:.1f} "
               f"(min {min(scores):.0f}, max {max(scores):.0f})")
         if args.homework:
@@ -404,8 +401,8 @@ def cmd_record(args: argparse.Namespace) -> None:
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-    agent, _, _, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol,
-                                          torch_threads=args.torch_threads)
+    agent, env = load_agent_and_env(args.path, render_mode="rgb_array", protocol=args.protocol,
+                                    torch_threads=args.torch_threads)
     protocol = _chosen_protocol(args)
     set_up_agent(agent, protocol, args.seed)
     paths = [args.out / f"game_{i + 1:02d}.mp4" for i in range(args.games)]

@@ -108,7 +108,7 @@ def test_reward_clipping_on_and_off():
 def test_frame_stack_order_newest_last():
     env = make_atari_env(ENV_ID, noop_max=0)
     obs, _ = env.reset(seed=0)
-    assert obs.shape == (4, 64, 64) and obs.dtype == np.uint8
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8  # nature frames, the default
     assert not obs[:3].any() and obs[3].any()  # zeros before the first frame
     for _ in range(5):
         next_obs, *_ = env.step(2)

@@ -32,20 +32,20 @@ def test_configs_with_fields_since_replaced_still_load(old_field, old, field, ne
 @needs_first
 def test_the_pretrained_agent_from_before_the_split_loads():
     """Its config says `dueling` and `bf16`; its weights were saved before heads had names."""
-    agent, config, data = load_agent(FIRST_PRETRAINED)
-    assert config.head == "dueling" and config.precision == "bf16"
-    assert data["path"] == FIRST_PRETRAINED / "best.pt"
+    agent = load_agent(FIRST_PRETRAINED)
+    assert agent.config.head == "dueling" and agent.config.precision == "bf16"
+    assert agent.path == FIRST_PRETRAINED / "best.pt"
     assert agent.get_qvalues(np.zeros((2, 4, 84, 84), dtype=np.uint8)).shape == (2, 4)
-    assert TrainConfig.load(FIRST_PRETRAINED / "config.json") == config
+    assert TrainConfig.load(FIRST_PRETRAINED / "config.json") == agent.config
 
 
 @needs_pretrained
 def test_the_shipped_agent_is_the_one_its_folder_describes():
-    agent, config, data = load_agent(PRETRAINED)
-    assert TrainConfig.load(PRETRAINED / "config.json") == config
+    agent = load_agent(PRETRAINED)
+    assert TrainConfig.load(PRETRAINED / "config.json") == agent.config
     assert agent.get_qvalues(np.zeros((2, 4, 84, 84), dtype=np.uint8)).shape == (2, 4)
     evaluation = json.loads((PRETRAINED / "evaluation.json").read_text())
-    assert {report["trained_steps"] for report in evaluation.values()} == {data["step"]}
+    assert {report["trained_steps"] for report in evaluation.values()} == {agent.trained_steps}
 
 
 @needs_pretrained

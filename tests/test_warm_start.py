@@ -10,7 +10,6 @@ import torch
 
 from dqn import cli
 from dqn.config import preset_config
-from dqn.evaluation.protocols import PROTOCOLS, play_by_protocol, protocol_env
 from dqn.train import checkpoint
 from dqn.train.entry import make_trainer
 from dqn.train.loading import load_agent
@@ -33,9 +32,7 @@ def source(tmp_path_factory):
 
 
 def greedy_score(path, games=10):
-    agent, config, _ = load_agent(path)
-    env = protocol_env(config, "training")
-    return sum(play_by_protocol(env, agent, PROTOCOLS["training"], games, seed=100)) / games
+    return sum(load_agent(path).evaluate("training", games=games, seed=100)) / games
 
 
 def test_a_warm_start_loads_the_sources_weights_optimizer_and_step(source, tmp_path):

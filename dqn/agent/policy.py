@@ -49,10 +49,27 @@ class DQNAgent(nn.Module):
         """Epsilon-greedy actions, with the agent's epsilon and random generator."""
         return epsilon_greedy(qvalues, self.epsilon, self.rng)
 
+    def act(self, obs, epsilon: float = 0.0):
+        """The action (an int) for one observation of the agent's shape, or an array of actions for a batch
+        of them (n, *shape); greedy at epsilon 0, else epsilon-greedy with the agent's random generator."""
+        obs = np.asarray(obs)
+        single = obs.shape == self.state_shape
+        if not single and obs.shape[1:] != self.state_shape:
+            shape = ", ".join(map(str, self.state_shape))
+            raise ValueError(f"observations of shape {obs.shape}; this agent takes ({shape}) or a batch (n, {shape})")
+        qvalues = self.get_qvalues(obs[None] if single else obs)
+        # greedy play draws nothing, so it leaves the generator as it was
+        actions = qvalues.argmax(axis=-1) if epsilon == 0 else epsilon_greedy(qvalues, epsilon, self.rng)
+        return int(actions[0]) if single else actions
+
+
+def agent_options(config: TrainConfig) -> dict:
+    """DQNAgent's arguments, besides the shapes, for config's network."""
+    head_options = {option.name: getattr(config, option.name) for option in HEADS[config.head].options}
+    return dict(hidden_sizes=config.hidden_sizes, head=config.head, seed=config.seed, cnn=config.cnn,
+                noisy_sigma0=config.noisy_sigma0 if config.noisy else None, head_options=head_options)
+
 
 def build_agent(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> DQNAgent:
     """The untrained agent of config, for observations of obs_shape and n_actions actions."""
-    head_options = {option.name: getattr(config, option.name) for option in HEADS[config.head].options}
-    return DQNAgent(obs_shape, n_actions, hidden_sizes=config.hidden_sizes, head=config.head, seed=config.seed,
-                    cnn=config.cnn, noisy_sigma0=config.noisy_sigma0 if config.noisy else None,
-                    head_options=head_options)
+    return DQNAgent(obs_shape, n_actions, **agent_options(config))

@@ -3,6 +3,9 @@
 Usual order, innermost first: StickyActionEnv, NoopResetEnv, MaxAndSkipEnv, EpisodicLifeEnv,
 FireResetEnv, ClipRewardEnv, PreprocessAtariObs, FrameBuffer (see dqn.envs.factory.make_atari_env).
 
+Each wrapper records its constructor's arguments (gymnasium.utils.RecordConstructorArgs), so that
+``gymnasium.make(env.spec)`` re-creates a whole stack.
+
 Gymnasium 1.x wrappers no longer forward unknown attributes, so read an inner
 wrapper's attribute through the stack with
 ``env.get_wrapper_attr("was_real_done")``.
@@ -21,7 +24,7 @@ NOOP = 0
 FIRE = 1
 
 
-class MaxAndSkipEnv(gym.Wrapper):
+class MaxAndSkipEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Repeat each action ``skip`` times and return the pixel-wise max of the
     last two raw frames.
 
@@ -34,7 +37,8 @@ class MaxAndSkipEnv(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, skip: int = 4):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, skip=skip)
+        gym.Wrapper.__init__(self, env)
         if skip < 1:
             raise ValueError(f"skip must be >= 1, got {skip}")
         self.skip = skip
@@ -53,7 +57,7 @@ class MaxAndSkipEnv(gym.Wrapper):
         return obs, total_reward, terminated, truncated, info
 
 
-class EpisodicLifeEnv(gym.Wrapper):
+class EpisodicLifeEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Make the loss of a life look like the end of an episode.
 
     This helps value estimation (losing a life is bad, and bootstrapping
@@ -62,13 +66,16 @@ class EpisodicLifeEnv(gym.Wrapper):
     the current state, so the agent still gets to see later parts of the game.
 
     ``was_real_done`` is True when the last episode end was a real game over
-    (or a truncation); evaluation code uses it to score whole games. A
-    ``seed`` passed to reset() only takes effect on a real reset, since the
-    other resets do not restart the game.
+    (or a truncation); evaluation code uses it to score whole games.
+
+    reset(seed=s) always starts a new game from that seed, whatever came
+    before (gymnasium's contract: the same seed, the same first observation);
+    reset() without a seed goes on with the game while it has lives left.
     """
 
     def __init__(self, env: gym.Env):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
         self.lives = 0
         # True until the first step, so the first reset() is a real one.
         self.was_real_done = True
@@ -87,18 +94,20 @@ class EpisodicLifeEnv(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        if self.was_real_done:
+        # a seed asks for a new game: without this, the FIRE steps of the last reset (FireResetEnv) would
+        # leave a life in progress, and a second reset(seed=s) would go on with it
+        if self.was_real_done or seed is not None:
             obs, info = self.env.reset(seed=seed, options=options)
         else:
             obs, _, terminated, truncated, info = self.env.step(NOOP)
             # The no-op can itself end the game; stepping on would be illegal.
             if terminated or truncated:
-                obs, info = self.env.reset(seed=seed, options=options)
+                obs, info = self.env.reset(options=options)
         self.lives = self._ale_lives()
         return obs, info
 
 
-class FireResetEnv(gym.Wrapper):
+class FireResetEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Press FIRE (then action 2) on reset, for games that wait for FIRE.
 
     In Breakout the ball is only served after FIRE; without it a fresh agent
@@ -108,7 +117,8 @@ class FireResetEnv(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
         meanings = env.unwrapped.get_action_meanings()
         assert len(meanings) >= 3 and meanings[FIRE] == "FIRE", (
             f"FireResetEnv needs FIRE at action 1 and at least 3 actions, got {meanings}"
@@ -124,18 +134,22 @@ class FireResetEnv(gym.Wrapper):
         return obs, info
 
 
-class ClipRewardEnv(gym.RewardWrapper):
+class ClipRewardEnv(gym.RewardWrapper, gym.utils.RecordConstructorArgs):
     """Replace the reward by its sign (-1.0, 0.0 or 1.0).
 
     Score scales differ a lot between games; clipping lets one learning rate
     and one network work for all of them, at the cost of ignoring magnitude.
     """
 
+    def __init__(self, env: gym.Env):
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.RewardWrapper.__init__(self, env)
+
     def reward(self, reward) -> float:
         return float(np.sign(reward))
 
 
-class StickyActionEnv(gym.Wrapper):
+class StickyActionEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Sticky actions (Machado et al. 2018): at each step, with repeat_action_probability the
     previous step's action is played again instead of the agent's. Below MaxAndSkipEnv a step
     is one emulator frame, as in the ALE's own sticky actions, and each game starts from NOOP.
@@ -146,7 +160,8 @@ class StickyActionEnv(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, repeat_action_probability: float):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, repeat_action_probability=repeat_action_probability)
+        gym.Wrapper.__init__(self, env)
         if not 0 <= repeat_action_probability <= 1:
             raise ValueError(f"repeat_action_probability must be in [0, 1], got {repeat_action_probability}")
         self.repeat_action_probability = repeat_action_probability
@@ -162,7 +177,7 @@ class StickyActionEnv(gym.Wrapper):
         return self.env.step(self.last_action)
 
 
-class NoopResetEnv(gym.Wrapper):
+class NoopResetEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Start each episode with a random number (1..noop_max) of no-ops.
 
     Atari games are deterministic; random no-ops give varied start states so
@@ -171,7 +186,8 @@ class NoopResetEnv(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, noop_max: int = 30):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, noop_max=noop_max)
+        gym.Wrapper.__init__(self, env)
         if noop_max < 1:
             raise ValueError(f"noop_max must be >= 1, got {noop_max}")
         self.noop_max = noop_max
@@ -189,7 +205,7 @@ class NoopResetEnv(gym.Wrapper):
         return obs, info
 
 
-class AntiTorchWrapper(gym.ObservationWrapper):
+class AntiTorchWrapper(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Turn channel-first (C, H, W) observations back into (H, W, C) images.
 
     PyTorch wants channels first; image viewers and gymnasium.utils.play want
@@ -197,7 +213,8 @@ class AntiTorchWrapper(gym.ObservationWrapper):
     """
 
     def __init__(self, env: gym.Env):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
         space = env.observation_space
         self.observation_space = Box(
             low=np.transpose(space.low, (1, 2, 0)),
@@ -216,7 +233,7 @@ RED_HEAVY = (0.8, 0.1, 0.1)  # bricks, ball and paddle are red-ish; the red chan
 LUMINANCE = (0.299, 0.587, 0.114)
 
 
-class PreprocessAtariObs(gym.ObservationWrapper):
+class PreprocessAtariObs(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """Crop, grayscale and resize the RGB screen into one (1, size, size) channel.
 
     The homework's settings (the defaults) crop what carries no information for Breakout,
@@ -228,7 +245,8 @@ class PreprocessAtariObs(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env, size: int = 64, crop=BREAKOUT_CROP,
                  channel_weights=RED_HEAVY, dtype=np.float32):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, size=size, crop=crop, channel_weights=channel_weights, dtype=dtype)
+        gym.ObservationWrapper.__init__(self, env)
         self.size = size
         self.crop = crop
         self.channel_weights = np.asarray(channel_weights, dtype=np.float32)

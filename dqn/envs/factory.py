@@ -29,7 +29,7 @@ def gym_make(env_id: str, **kwargs) -> gym.Env:
 
 
 def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: bool = True,
-                   noop_max: int = 0, preprocessing: str = "homework", frame_stack: int = 4,
+                   noop_max: int = 0, preprocessing: str = "nature", frame_stack: int = 4,
                    dtype=np.uint8, render_mode: str | None = None,
                    repeat_action_probability: float | None = None,
                    max_frames_per_game: int = MAX_FRAMES_PER_GAME) -> gym.Env:
@@ -38,6 +38,8 @@ def make_atari_env(env_id: str, *, clip_rewards: bool = True, episodic_life: boo
 
     RecordEpisodeStatistics sits right above the raw env and its sticky actions, so
     info["episode"] carries the raw score of the whole game, before life losses and reward clipping.
+    preprocessing: a key of ATARI_PREPROCESSING; "nature", the default, is the frames that the presets and
+    the shipped agents train on, "homework" the notebook's.
     repeat_action_probability: sticky actions, per emulator frame; None keeps the env id's own
     (0 for *NoFrameskip-v4, 0.25 for ALE/*-v5). StickyActionEnv plays them instead of the ALE,
     so that a saved env goes on exactly. max_frames_per_game: the emulator truncates a game at

@@ -13,7 +13,7 @@ from gymnasium.spaces import Box
 _STACK_AXIS = {"pytorch": 0, "tensorflow": 2}
 
 
-class FrameBuffer(gym.Wrapper):
+class FrameBuffer(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Observation = the last ``n_frames`` frames stacked along the channel axis.
 
     A single frame hides motion (where is the ball going?); a few consecutive
@@ -27,7 +27,8 @@ class FrameBuffer(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, n_frames: int = 4, dim_order: str = "pytorch"):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, n_frames=n_frames, dim_order=dim_order)
+        gym.Wrapper.__init__(self, env)
         if dim_order not in _STACK_AXIS:
             raise ValueError(
                 f"dim_order must be 'pytorch' or 'tensorflow', got {dim_order!r}"

@@ -17,7 +17,8 @@ def game_over(env) -> bool:
 
 
 def start_new_game(env, seed: int | None = None):
-    """Reset to a new game, even if the last one was cut short with lives left."""
+    """Reset to a new game, even if the last one was cut short with lives left (reset(seed=s) alone does
+    that; an unseeded reset needs the flag below)."""
     # without an EpisodicLifeEnv in the stack this sets nothing: every reset starts a new game
     env.set_wrapper_attr("was_real_done", True, force=False)
     return env.reset(seed=seed)
