@@ -11,8 +11,11 @@ import pytest
 from dqn.envs import atari_wrappers as aw
 from dqn.config import preset_config
 from dqn.envs.factory import make_atari_env, make_env
+from dqn.envs.ids import register_atari_envs
 
 ENV_ID = "BreakoutNoFrameskip-v4"
+# the tests that make the raw env with gymnasium need ale-py's ids, whichever test file ran before
+register_atari_envs(ENV_ID)
 
 
 def follow_ball(env) -> int:
