@@ -15,7 +15,7 @@ from dqn.config import TrainConfig
 from dqn.envs.ids import is_atari
 from dqn.errors import UserError
 from dqn.evaluation.games import homework_score, play_episodes
-from dqn.evaluation.registry import FULL_GAME_STEPS, HOMEWORK_SEED, PROTOCOLS, Protocol
+from dqn.evaluation.registry import FULL_GAME_STEPS, HOMEWORK_SEED, PROTOCOLS, Protocol, atari_settings
 
 if typing.TYPE_CHECKING:
     import gymnasium as gym
@@ -24,10 +24,10 @@ if typing.TYPE_CHECKING:
 def protocol_config(config: TrainConfig, name: str) -> TrainConfig:
     """config with the env settings of protocol `name`; UserError if they are Atari's and config is not."""
     protocol = PROTOCOLS[name]
+    if atari_settings(name) and not is_atari(config.env_id):
+        raise UserError(f"the {name} protocol is for Atari games; this checkpoint is for {config.env_id}")
     changes = {field: getattr(protocol, field) for field in ("noop_max", "repeat_action_probability")
                if getattr(protocol, field) is not None}
-    if changes and not is_atari(config.env_id):
-        raise UserError(f"the {name} protocol is for Atari games; this checkpoint is for {config.env_id}")
     return dataclasses.replace(config, **changes)
 
 
