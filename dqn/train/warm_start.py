@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from dqn.agent.heads import HEADS
+from dqn.agent.registry import HEAD_KINDS
 from dqn.config import TrainConfig
 from dqn.errors import UserError
 from dqn.train import checkpoint
@@ -91,7 +91,7 @@ def warm_start_config(warm: WarmStart, **overrides) -> TrainConfig:
 
 def check_same_network(warm: WarmStart, config: TrainConfig) -> None:
     """Refuse a config whose network or env differs from the source's, naming the first field that does."""
-    names = NETWORK_FIELDS + tuple(option.name for option in HEADS[config.head].options)
+    names = NETWORK_FIELDS + tuple(option.name for option in HEAD_KINDS[config.head].options)
     for name in names:
         theirs, ours = getattr(warm.config, name), getattr(config, name)
         if theirs != ours:
