@@ -64,7 +64,8 @@ def main() -> None:
             results.setdefault(name, []).append(report)
             print(f"round {round_ + 1} {name}: {report['steps_per_s']:.1f} agent steps/s, "
                   f"{report['updates_per_s']:.1f} updates/s, lag {report['policy_lag_updates']}", flush=True)
-    print("| variant | agent steps/s | updates/s | updates per agent step | policy lag, updates |\n|---|---|---|---|---|")
+    print("| variant | agent steps/s | updates/s | updates per agent step | policy lag, updates |\n"
+          "|---|---|---|---|---|")
     for name, reports in results.items():
         cells = [", ".join(f"{r[key]:.{digits}f}" if r[key] is not None else "-" for r in reports)
                  for key, digits in (("steps_per_s", 1), ("updates_per_s", 1), ("updates_per_step", 3),

@@ -46,7 +46,8 @@ def sb3_steps_per_s(steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="timed agent steps, after warm-up")
-    parser.add_argument("--num-envs", type=int, help="envs of this project's loop (default: `dqn bench`'s; SB3 steps one)")
+    parser.add_argument("--num-envs", type=int,
+                        help="envs of this project's loop (default: `dqn bench`'s; SB3 steps one)")
     parser.add_argument("--config", nargs="+", default=[], metavar="DIR",
                         help="also time the recipes of these run or model folders (their own envs)")
     args = parser.parse_args()

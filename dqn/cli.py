@@ -25,8 +25,8 @@ from pathlib import Path
 from dqn import __version__
 from dqn.config import MAX_TORCH_THREADS, PRESETS, RESUME_OVERRIDES, TrainConfig, auto_or_int, preset_config
 from dqn.errors import ConfigError, UserError
-from dqn.train.interrupts import Interrupted, interruptible
 from dqn.evaluation.protocols import HOMEWORK_SEED, PROTOCOLS, Protocol
+from dqn.train.interrupts import Interrupted, interruptible
 
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}

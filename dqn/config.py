@@ -106,7 +106,8 @@ class CommonConfig:
     max_grad_norm: float = _f(10.0, "gradient norm clip")
     hidden_sizes: tuple[int, ...] = _f((128, 128), "hidden layer widths of the MLP (vector observations)")
     cnn: str = _f("nature", cnn_help())
-    atari_preprocessing: str = _f("nature", "Atari frames: 'nature' (full screen, luminance, 84x84) or 'homework' (Breakout only: crop, red-heavy gray, 64x64)")
+    atari_preprocessing: str = _f("nature", "Atari frames: 'nature' (full screen, luminance, 84x84) or 'homework' "
+                                            "(Breakout only: crop, red-heavy gray, 64x64)")
     frame_stack: int = _f(4, "Atari frames stacked into one observation")
     augment_shift_px: int = _f(0, "Atari: shift each sampled observation by up to this many pixels "
                                   "(DrQ's random shift; 0 = off)")
@@ -151,7 +152,7 @@ class CommonConfig:
     def __post_init__(self):
         self.validate()
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first bad value (run as the config is made)."""
         def fail(requirement: str, *names: str, got: bool = True) -> typing.NoReturn:
             """ConfigError: "NAME REQUIREMENT, got VALUE" of the first name, the others named in requirement."""
@@ -215,7 +216,7 @@ class CommonConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict, **changes) -> "TrainConfig":
+    def from_dict(cls, data: dict, **changes) -> TrainConfig:
         """The config of data (as to_dict or config.json has it, older field names included), with changes on top."""
         if not isinstance(data, dict):
             raise UserError("the checkpoint's config is not a mapping")
@@ -247,7 +248,7 @@ class CommonConfig:
         write_atomic(path, lambda f: f.write(text.encode()))
 
     @classmethod
-    def load(cls, path: Path, **changes) -> "TrainConfig":
+    def load(cls, path: Path, **changes) -> TrainConfig:
         """The config of a run folder's config.json with changes (fields) on top; UserError if it is not one."""
         try:
             return cls.from_dict(json.loads(Path(path).read_text()), **changes)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from dqn.agent.actor import Actor
-from dqn.config import preset_config
 from dqn.agent.schedules import apex_epsilons, linear_decay
+from dqn.config import preset_config
 
 CONFIG = preset_config("cartpole", num_envs=3, learning_starts=30, eps_start=1.0, eps_end=0.1, eps_decay_steps=300)
 

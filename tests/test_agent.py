@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from dqn.agent.policy import DQNAgent
 from dqn.agent.networks import QNetwork
+from dqn.agent.policy import DQNAgent
 
 
 def test_mlp_agent_numpy_in_numpy_out():

@@ -8,8 +8,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from dqn.envs import atari_wrappers as aw
 from dqn.config import preset_config
+from dqn.envs import atari_wrappers as aw
 from dqn.envs.factory import make_atari_env, make_env
 from dqn.envs.ids import register_atari_envs
 
@@ -53,7 +53,7 @@ def test_life_loss_ends_the_episode_not_the_game():
     env = make_atari_env(ENV_ID, noop_max=0)
     env.reset(seed=0)
     ale = env.unwrapped.ale
-    for step in range(2_000):
+    for _ in range(2_000):
         _, _, terminated, truncated, _ = env.step(0)  # never move: the served ball is missed
         if terminated:
             break
@@ -183,7 +183,8 @@ def test_record_writes_a_playable_mp4(breakout_run, tmp_path):
 def test_evaluate_by_each_atari_protocol(breakout_run):
     for protocol, epsilon in [("noop", 0.05), ("sticky", 0.0)]:
         result = subprocess.run([sys.executable, "-m", "dqn", "evaluate", str(breakout_run), "--protocol", protocol,
-                                 "--games", "2", "--t-max", "100", "--json"], capture_output=True, text=True, timeout=300)
+                                 "--games", "2", "--t-max", "100", "--json"],
+                                capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
         assert (report["protocol"], report["epsilon"], len(report["scores"])) == (protocol, epsilon, 2)

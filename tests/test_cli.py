@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_one_line_error, dqn
 
 from dqn import cli
-from dqn.config import TrainConfig, preset_config
-from dqn.config import RESUME_OVERRIDES
-
-from conftest import assert_one_line_error, dqn
+from dqn.config import RESUME_OVERRIDES, TrainConfig, preset_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,7 +106,8 @@ def test_evaluate_protocol_and_its_defaults(run_dir):
     (["--total-steps", "1e6"], "dqn: error: --total-steps must be a whole number, got '1e6'"),
     (["--torch-threads", "two"], "dqn: error: --torch-threads must be 'auto' or a whole number, got 'two'"),
     (["--gamma", "1.5"], "--gamma must be in (0, 1], got 1.5"),
-    (["--batch-size", "100", "--buffer-size", "10"], "--batch-size must not be larger than --buffer-size (10), got 100"),
+    (["--batch-size", "100", "--buffer-size", "10"],
+     "--batch-size must not be larger than --buffer-size (10), got 100"),
     (["--total-steps", "-5"], "--total-steps must be positive"),
     (["--no-such-flag"], "--no-such-flag"),
     (["--seed", "-1"], "--seed must be in [0, 2**32)"),
@@ -143,7 +142,8 @@ def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, needle):
 @pytest.fixture
 def without_ray(monkeypatch):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "ray" else find_spec(name, *args))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "ray" else find_spec(name, *args))
 
 
 def test_a_distributed_run_without_ray_installed_is_one_line(tmp_path, without_ray, capsys):
@@ -191,7 +191,8 @@ def test_bad_evaluate_input(tmp_path, run_dir):
     # the flag as typed, of the two spellings
     assert_one_line_error(dqn("evaluate", run_dir, "--epsilon", "1.5"), "dqn: error: --epsilon must be in [0, 1]")
     assert_one_line_error(dqn("evaluate", run_dir, "--eval-epsilon=-0.1"), "--eval-epsilon must be in [0, 1], got -0.1")
-    assert_one_line_error(dqn("evaluate", run_dir, "--gmes", "1"), "unrecognized argument --gmes; did you mean --games?")
+    assert_one_line_error(dqn("evaluate", run_dir, "--gmes", "1"),
+                          "unrecognized argument --gmes; did you mean --games?")
     assert_one_line_error(dqn("evaluate", run_dir, "--protocol", "nope"), "--protocol: invalid choice: 'nope'")
     assert_one_line_error(dqn("evaluate", run_dir, "--protocol", "sticky"),
                           "the sticky protocol is for Atari games; this checkpoint is for CartPole-v1")
@@ -403,7 +404,8 @@ def test_the_command_line_answers_and_refuses_before_it_loads_torch(tmp_path):
                 ["train", "--learning-rate", "-1"], ["train", "--learning-rat", "3e-4"],
                 ["train", "--torch-threads", "two"], ["train", "--head", "c51", "--v-min", "10"],
                 ["train", "--preset", "cartpole", "--print-config"], ["train", "--env-id", "NoSuchEnv-v0"],
-                ["train", "--resume", str(tmp_path / "nowhere")], ["train", "--preset", "cartpole", "--out", str(taken)],
+                ["train", "--resume", str(tmp_path / "nowhere")],
+                ["train", "--preset", "cartpole", "--out", str(taken)],
                 ["evaluate", "run", "--games", "0"], ["record", "run"], ["bench", "--steps", "0"]]
     code = ("import sys\nfrom dqn.cli import main\n"
             f"for argv in {answered!r}:\n"
@@ -430,14 +432,14 @@ def test_evaluate_plays_on_one_thread_and_scores_the_homework_on_the_courses_see
     from dqn.evaluation import protocols
 
     seeds = []
-    monkeypatch.setattr(protocols, "play_by_protocol", lambda env, agent, protocol, games, seed, **_: [seeds.append(seed)
-                                                                                                      or 0.0])
+    monkeypatch.setattr(protocols, "play_by_protocol",
+                        lambda env, agent, protocol, games, seed, **_: [seeds.append(seed) or 0.0])
     monkeypatch.setattr(protocols, "homework_final_score",
                         lambda agent, config, seed, **_: (seeds.append(seed) or 15.0, [3.0]))
     threads = torch.get_num_threads()
     try:
-        for extra, games_seed, homework_seed, playing_threads in (([], 0, 9, 1), (["--seed", "4", "--torch-threads", "2"],
-                                                                                4, 4, 2)):
+        cases = (([], 0, 9, 1), (["--seed", "4", "--torch-threads", "2"], 4, 4, 2))
+        for extra, games_seed, homework_seed, playing_threads in cases:
             seeds.clear()
             argv = ["evaluate", str(REPO / "models" / "breakout"), "--homework", "--games", "1", "--json", *extra]
             assert cli.main(argv) == 0

@@ -19,19 +19,19 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from dqn import cli  # noqa: E402
-from dqn.distributed.apex import ApexTrainer  # noqa: E402
+from dqn.agent.learner import Learner  # noqa: E402
 from dqn.config import preset_config  # noqa: E402
+from dqn.distributed.apex import ApexTrainer  # noqa: E402
+from dqn.distributed.workers import ActorFleet, start_replay_server  # noqa: E402
 from dqn.envs.factory import make_env  # noqa: E402
 from dqn.errors import UserError  # noqa: E402
 from dqn.machine.hardware import choose_runtime  # noqa: E402
-from dqn.agent.learner import Learner  # noqa: E402
-from dqn.distributed.workers import ActorFleet, start_replay_server  # noqa: E402
 from dqn.replay.buffer import build_replay  # noqa: E402
 
 
 def start_local_ray():
-    ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024**2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)
+    ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024**2, include_dashboard=False,
+             log_to_driver=False, logging_level=logging.WARNING)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -193,9 +193,9 @@ def test_a_run_stopped_by_sigint_resumes_and_finishes_its_steps(tmp_path):
     run = tmp_path / "run"
     dqn = [sys.executable, "-m", "dqn", "train"]
     # its own Ray, though RAY_ADDRESS names another; in a session of its own, as a terminal's Ctrl-C reaches it
-    first = subprocess.Popen([*dqn, "--preset", "cartpole", "--num-actors", "2", "--total-steps", "4000", "--stop-score",
-                              "1e9", "--save-replay", "--out", str(run), "--quiet"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True,
+    first = subprocess.Popen([*dqn, "--preset", "cartpole", "--num-actors", "2", "--total-steps", "4000",
+                              "--stop-score", "1e9", "--save-replay", "--out", str(run), "--quiet"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                              env={**os.environ, "RAY_ADDRESS": "127.0.0.1:1"})
     deadline = time.perf_counter() + 120
     while not (run / "metrics.csv").is_file() or len((run / "metrics.csv").read_text().splitlines()) < 2:
@@ -230,7 +230,8 @@ def ended(process: psutil.Process) -> bool:
 
 @pytest.mark.parametrize("args, needle", [
     (["--ray-address", "127.0.0.1:1"], "no Ray cluster answers at ray_address 127.0.0.1:1"),
-    (["--num-actors", "4", "--buffer-size", "8", "--batch-size", "4"], "buffer_size: capacity 8 is too small for 4 envs"),
+    (["--num-actors", "4", "--buffer-size", "8", "--batch-size", "4"],
+     "buffer_size: capacity 8 is too small for 4 envs"),
 ])
 def test_bad_distributed_input_is_one_line_before_ray_starts(tmp_path, args, needle):
     result = subprocess.run([sys.executable, "-m", "dqn", "train", "--preset", "cartpole", "--num-actors", "2", *args,
@@ -265,7 +266,8 @@ def test_a_refused_join_says_how_to_pass_token_authentication(monkeypatch, auth_
 
 def test_a_single_process_run_never_imports_ray(tmp_path):
     script = ("import sys; from dqn import cli; "
-              f"rc = cli.main(['train', '--preset', 'cartpole', '--total-steps', '300', '--out', r'{tmp_path / 'run'}', "
+              "rc = cli.main(['train', '--preset', 'cartpole', '--total-steps', '300', "
+              f"'--out', r'{tmp_path / 'run'}', "
               "'--quiet']); assert 'ray' not in sys.modules, 'ray was imported'; sys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

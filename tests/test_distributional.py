@@ -6,8 +6,14 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dqn.agent.heads.c51 import (atom_support, c51_loss, c51_targets, categorical_projection, expected_q,
-                                next_action_probs)
+from dqn.agent.heads.c51 import (
+    atom_support,
+    c51_loss,
+    c51_targets,
+    categorical_projection,
+    expected_q,
+    next_action_probs,
+)
 
 SUPPORT = atom_support(-2.0, 2.0, 5)  # atoms -2, -1, 0, 1, 2: one apart
 

@@ -15,15 +15,14 @@ import time
 
 import imageio_ffmpeg
 import pytest
+from conftest import dqn, saved_step
 
 from dqn import cli
 from dqn.config import preset_config
 from dqn.errors import UserError
-from dqn.train.loop import WriteFailed
 from dqn.train.entry import resume
+from dqn.train.loop import WriteFailed
 from dqn.train.single import Trainer
-
-from conftest import dqn, saved_step
 
 ENOSPC = os.strerror(errno.ENOSPC)
 FAST = dict(total_steps=600, learning_starts=100, log_freq_steps=100, eval_freq_steps=300, eval_games=2,
@@ -163,8 +162,9 @@ def test_a_replay_the_disk_cannot_hold_is_refused_at_start(tmp_path, monkeypatch
     run = tmp_path / "run"
     one_file = 50_000 * 31  # CartPole: 16 bytes of observation and 15 of the rest per transition
     monkeypatch.setattr("dqn.train.checkpointer.free_disk_bytes", lambda path: int(1.5 * one_file))
-    with pytest.raises(UserError, match=r"--save-replay needs room for two replay files of 1.55 MB \(a new one is written before the old one is "
-                                         r"removed\): 3.1 MB more, but the disk of .* has 2.33 MB free"):
+    with pytest.raises(UserError, match=r"--save-replay needs room for two replay files of 1.55 MB \(a new one is "
+                                         r"written before the old one is removed\): 3.1 MB more, "
+                                         r"but the disk of .* has 2.33 MB free"):
         Trainer(config, run, progress=False)
     assert not run.exists()
     monkeypatch.undo()

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from dqn import cli
-from dqn.machine import hardware
 from dqn.config import TrainConfig, preset_config
 from dqn.errors import UserError
+from dqn.machine import hardware
 from dqn.machine.hardware import choose_runtime, cpu_info, native_bf16, resolve_precision, resolve_threads
 from dqn.train.single import Trainer
 

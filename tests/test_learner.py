@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from dqn.agent.learner import Learner, TrainingDiverged, training_bytes
+from dqn.agent.noisy import NoisyLinear, reset_noise
+from dqn.agent.policy import build_agent
 from dqn.config import preset_config
 from dqn.machine.hardware import choose_runtime
-from dqn.agent.learner import Learner, TrainingDiverged, training_bytes
-from dqn.agent.policy import build_agent
-from dqn.agent.noisy import NoisyLinear, reset_noise
 from dqn.replay.buffer import Batch
 
 # small stacked images, so that the augmentation's generator is part of the state

@@ -5,11 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import dqn
 
 from dqn.config import TrainConfig
 from dqn.train.loading import load_agent
-
-from conftest import dqn
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 PRETRAINED = MODELS / "breakout"  # the shipped agent: the notebook's fallback

@@ -4,13 +4,13 @@ samples back to uniform, and still returns only transitions that happened."""
 import numpy as np
 import pytest
 import torch
+from test_frame_replay import play
 
 from dqn.agent.actor import Transitions
 from dqn.config import preset_config
 from dqn.replay.buffer import FrameReplay, PrioritizedFrameReplay
 from dqn.replay.sumtree import SumTree
 from dqn.train.single import Trainer
-from test_frame_replay import play
 
 
 def test_sum_tree_sums_and_finds_by_prefix_sum():

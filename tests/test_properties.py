@@ -16,10 +16,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dqn.train import checkpoint
 from dqn import cli
 from dqn.config import TrainConfig
 from dqn.replay.buffer import FrameReplay, PrioritizedFrameReplay
+from dqn.train import checkpoint
 
 # --- replays ------------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from dqn.config import TrainConfig, preset_config
 from dqn.envs.factory import env_state, make_atari_env, make_env, restore_env
 from dqn.errors import UserError
 from dqn.evaluation.games import game_over, homework_score, play_episodes, start_new_game
-from dqn.evaluation.protocols import FULL_GAME_STEPS, PROTOCOLS, homework_final_score, play_by_protocol, protocol_config
+from dqn.evaluation.protocols import PROTOCOLS, homework_final_score, play_by_protocol, protocol_config
+from dqn.evaluation.registry import FULL_GAME_STEPS
 
 ENV_ID = "BreakoutNoFrameskip-v4"
 PADDLE_X = 72  # Breakout's RAM byte of the paddle's position

@@ -27,7 +27,8 @@ def test_eviction_is_fifo():
 def test_sample_shapes_and_dtypes():
     replay = ReplayBuffer(100)
     for i in range(20):
-        replay.add(np.full((3, 5), i, dtype=np.uint8), np.int64(i % 4), 0.5, np.full((3, 5), i + 1, dtype=np.uint8), False)
+        replay.add(np.full((3, 5), i, dtype=np.uint8), np.int64(i % 4), 0.5,
+                   np.full((3, 5), i + 1, dtype=np.uint8), False)
     obs, actions, rewards, next_obs, dones = replay.sample(7)
     assert obs.shape == next_obs.shape == (7, 3, 5) and obs.dtype == np.uint8
     assert actions.shape == (7,) and actions.dtype == np.int64

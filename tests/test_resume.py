@@ -10,15 +10,14 @@ import time
 
 import pytest
 import torch
-
-from dqn.train import checkpoint
-from dqn.config import preset_config
-from dqn.agent.learner import TrainingDiverged
-from dqn.train.run_lock import LOCK_FILE, check_run_dir
-from dqn.train.entry import last_logged_step, resume
-from dqn.train.single import Trainer
-
 from conftest import assert_one_line_error, dqn, saved_step
+
+from dqn.agent.learner import TrainingDiverged
+from dqn.config import preset_config
+from dqn.train import checkpoint
+from dqn.train.entry import last_logged_step, resume
+from dqn.train.run_lock import LOCK_FILE, check_run_dir
+from dqn.train.single import Trainer
 
 TIMING = {"wall_s", "steps_per_s", "time_env_s", "time_act_s", "time_sample_s", "time_update_s"}
 FLAGS = ["--preset", "cartpole", "--seed", "4", "--save-replay", "--checkpoint-freq-steps", "500",
@@ -294,7 +293,8 @@ def test_bad_resume_input(straight, tmp_path):
                           f"{may_change}, not --learning-rate")
     assert_one_line_error(dqn("train", "--resume", straight, "--distributed"), f"{may_change}, not --distributed")
     assert_one_line_error(dqn("train", "--resume", straight), "already has 3000 of its 3000 agent steps")
-    assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "0"), "--total-steps must be positive, got 0")
+    assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "0"),
+                          "--total-steps must be positive, got 0")
     assert_one_line_error(dqn("train", "--resume", straight, "--total-steps", "4000", "--ray-address", "local"),
                           "--ray-address is where the actors of a distributed run play: it needs --num-actors > 0")
     model_only = tmp_path / "model_only"

@@ -11,10 +11,9 @@ import time
 
 import pytest
 import torch
+from conftest import dqn
 
 from dqn.train.run_lock import LOCK_FILE
-
-from conftest import dqn
 
 HOLDER_FLAGS = ["--preset", "cartpole", "--seed", "4", "--total-steps", "4000", "--stop-score", "1e9",
                 "--log-freq-steps", "100", "--quiet"]

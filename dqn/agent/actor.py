@@ -9,16 +9,16 @@ the learner's weights into. So a distributed actor can run it as it is.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 
 from dqn.agent.policy import epsilon_greedy
+from dqn.agent.schedules import linear_decay
 from dqn.config import TrainConfig
 from dqn.envs.factory import env_state, make_env, restore_env
-from dqn.agent.schedules import linear_decay
 
 # a batch of observations -> its Q-values, (batch, n_actions)
 QFunction = Callable[[np.ndarray], np.ndarray]

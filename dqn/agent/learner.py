@@ -12,17 +12,17 @@ import numpy as np
 import torch
 
 from dqn.agent.augment import random_shift
-from dqn.config import TrainConfig
-from dqn.errors import UserError
-from dqn.machine.hardware import Runtime
-from dqn.agent.policy import build_agent
 from dqn.agent.heads import HEADS
 from dqn.agent.losses import weighted_mean
 from dqn.agent.networks import CNN_ENCODERS
 from dqn.agent.noisy import reset_noise
+from dqn.agent.policy import build_agent
+from dqn.config import TrainConfig
 from dqn.envs.spaces import is_image
-from dqn.replay.buffer import Batch
+from dqn.errors import UserError
+from dqn.machine.hardware import Runtime
 from dqn.machine.system import check_fits_in_ram
+from dqn.replay.buffer import Batch
 
 
 class TrainingDiverged(UserError):

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 
-
 def td_targets(returns: torch.Tensor, discounts: torch.Tensor, next_q_target: torch.Tensor,
                next_q_online: torch.Tensor | None = None) -> torch.Tensor:
     """returns + discounts * V(s').

@@ -5,8 +5,9 @@ so that the command line can parse and refuse its arguments before it imports to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from dqn.errors import ConfigError
 
@@ -49,7 +50,8 @@ def check_c51(config) -> None:
 
 
 IQN_OPTIONS = (
-    Option("iqn_quantile_samples", int, 64, "iqn head: fractions drawn per sample for the loss, N = N' (Dopamine's 64)"),
+    Option("iqn_quantile_samples", int, 64,
+           "iqn head: fractions drawn per sample for the loss, N = N' (Dopamine's 64)"),
     Option("iqn_action_samples", int, 32, "iqn head: fractions whose mean quantile is Q when acting and "
                                           "picking the next action, K (Dopamine's 32)"),
     Option("iqn_embedding_dim", int, 64, "iqn head: cosines that embed a fraction (the paper's 64)"),

@@ -23,11 +23,18 @@ import numpy as np
 import ray
 from ray.exceptions import RayActorError
 
+from dqn.distributed.workers import (
+    CALLS_QUEUED,
+    STEPS_PER_CALL,
+    ActorFleet,
+    ReplayClient,
+    first_line,
+    start_replay_server,
+)
 from dqn.errors import UserError
 from dqn.machine.hardware import usable_cores
-from dqn.train.loop import TrainingLoop, TrainResult, multiples_crossed
-from dqn.distributed.workers import CALLS_QUEUED, STEPS_PER_CALL, ActorFleet, ReplayClient, first_line, start_replay_server
 from dqn.replay.buffer import Batch, check_replay
+from dqn.train.loop import TrainingLoop, TrainResult, multiples_crossed
 
 # Ray's shared memory on a machine it starts: chunks of transitions, batches and weights pass
 # through it, a few MB each, so a fixed size leaves the rest of the RAM to the replay

@@ -26,13 +26,13 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from tqdm import tqdm
 
 from dqn.agent.actor import SCORE_WINDOW_GAMES, Actor, Transitions
-from dqn.config import TrainConfig
-from dqn.errors import UserError
-from dqn.agent.policy import build_agent
 from dqn.agent.heads import HEADS
 from dqn.agent.noisy import reset_noise
-from dqn.replay.buffer import Batch, FrameReplay, build_replay, frames_per_observation
+from dqn.agent.policy import build_agent
 from dqn.agent.schedules import apex_epsilons
+from dqn.config import TrainConfig
+from dqn.errors import UserError
+from dqn.replay.buffer import Batch, FrameReplay, build_replay, frames_per_observation
 
 # agent steps of each env per collect call, and at most between two sends of a worker
 STEPS_PER_CALL = 50

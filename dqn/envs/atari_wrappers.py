@@ -245,7 +245,8 @@ class PreprocessAtariObs(gym.ObservationWrapper, gym.utils.RecordConstructorArgs
 
     def __init__(self, env: gym.Env, size: int = 64, crop=BREAKOUT_CROP,
                  channel_weights=RED_HEAVY, dtype=np.float32):
-        gym.utils.RecordConstructorArgs.__init__(self, size=size, crop=crop, channel_weights=channel_weights, dtype=dtype)
+        gym.utils.RecordConstructorArgs.__init__(self, size=size, crop=crop, channel_weights=channel_weights,
+                                                 dtype=dtype)
         gym.ObservationWrapper.__init__(self, env)
         self.size = size
         self.crop = crop

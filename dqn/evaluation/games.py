@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 HOMEWORK_LIVES = 30  # one-life episodes in the course's final score
 
 

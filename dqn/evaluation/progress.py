@@ -6,6 +6,7 @@ import sys
 
 from tqdm import tqdm
 
+
 class GamesBar:
     """tqdm over games, with the agent step and score of the game in play beside it; its on_step and
     on_game go to games.play_episodes. enabled=False shows nothing."""
@@ -31,7 +32,7 @@ class GamesBar:
         """A line on stdout, the bar cleared for it and drawn again below it."""
         self.bar.write(line, file=sys.stdout)
 
-    def __enter__(self) -> "GamesBar":
+    def __enter__(self) -> GamesBar:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -15,7 +15,7 @@ from dqn.config import TrainConfig
 from dqn.envs.ids import is_atari
 from dqn.errors import UserError
 from dqn.evaluation.games import homework_score, play_episodes
-from dqn.evaluation.registry import FULL_GAME_STEPS, HOMEWORK_SEED, PROTOCOLS, Protocol, atari_settings
+from dqn.evaluation.registry import HOMEWORK_SEED, PROTOCOLS, Protocol, atari_settings
 
 if typing.TYPE_CHECKING:
     import gymnasium as gym

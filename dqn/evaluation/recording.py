@@ -13,7 +13,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from dqn.evaluation.games import play_episodes
-from dqn.evaluation.protocols import FULL_GAME_STEPS
+from dqn.evaluation.registry import FULL_GAME_STEPS
 
 
 def _annotate(frame: np.ndarray, scale: int, text: str) -> np.ndarray:

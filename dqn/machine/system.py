@@ -29,7 +29,8 @@ def check_fits_in_ram(needed_bytes: float, what: str) -> None:
     """UserError, before anything is allocated, if `what` needs more than 90% of the RAM available now."""
     available = available_ram_bytes()
     if needed_bytes > 0.9 * available:
-        raise UserError(f"{what} needs {size_text(needed_bytes)}, more than the {size_text(available)} of RAM available")
+        raise UserError(f"{what} needs {size_text(needed_bytes)}, "
+                        f"more than the {size_text(available)} of RAM available")
 
 
 def free_disk_bytes(path: Path) -> int:

@@ -19,8 +19,8 @@ import numpy as np
 from dqn.envs.spaces import is_image
 from dqn.errors import UserError
 from dqn.machine.files import write_atomic
-from dqn.replay.sumtree import SumTree
 from dqn.machine.system import check_fits_in_ram
+from dqn.replay.sumtree import SumTree
 
 if TYPE_CHECKING:
     from dqn.config import TrainConfig

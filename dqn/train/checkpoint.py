@@ -12,7 +12,6 @@ import torch
 from dqn.errors import UserError
 from dqn.machine.files import write_atomic
 
-
 REQUIRED_KEYS = ("config", "network", "step", "obs_shape", "n_actions")
 
 

@@ -35,7 +35,8 @@ def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resu
     return ApexTrainer(config, run_dir, progress, resume_state, start_over, warm_start)
 
 
-def train(config: TrainConfig, run_dir: Path, progress: bool = True, warm_start: WarmStart | None = None) -> TrainResult:
+def train(config: TrainConfig, run_dir: Path, progress: bool = True,
+          warm_start: WarmStart | None = None) -> TrainResult:
     """A new run of config in run_dir, which must be new or empty and is held while the run writes to it;
     with warm_start, begun with the networks of its source (warm_start.py)."""
     with holding(run_dir, new_run=True):  # before anything slow (Ray's start): a taken folder fails at once

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import gymnasium as gym
 
-from dqn.train import checkpoint
 from dqn.agent.policy import DQNAgent, agent_options
 from dqn.config import TrainConfig
 from dqn.errors import UserError
 from dqn.evaluation.protocols import PROTOCOLS, homework_final_score, play_by_protocol, protocol_env, set_up_agent
 from dqn.evaluation.recording import record_game
+from dqn.train import checkpoint
 
 
 class TrainedAgent(DQNAgent):

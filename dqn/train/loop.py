@@ -20,21 +20,21 @@ import numpy as np
 import psutil
 import torch
 
+from dqn.agent.learner import Learner, TrainingDiverged
+from dqn.agent.schedules import linear_decay
 from dqn.config import TrainConfig
 from dqn.envs.spaces import is_image
 from dqn.errors import UserError
+from dqn.machine.files import deferred_thread_write_errors, naming_the_file
 from dqn.machine.hardware import choose_runtime, resolve_threads
+from dqn.machine.system import is_enough_ram, reuse_freed_memory, size_text
 from dqn.train.checkpointer import Checkpointer, global_rng_state, set_global_rng_state
 from dqn.train.evaluator import Evaluator
-from dqn.machine.files import deferred_thread_write_errors, naming_the_file
 from dqn.train.interrupts import stop_requests
 from dqn.train.metrics import METRIC_FIELDS, MetricsLog
-from dqn.agent.learner import Learner, TrainingDiverged
 from dqn.train.plotting import save_training_curves
 from dqn.train.progress import TrainingBar
 from dqn.train.warm_start import WarmStart, check_same_network
-from dqn.agent.schedules import linear_decay
-from dqn.machine.system import is_enough_ram, reuse_freed_memory, size_text
 
 
 class WriteFailed(UserError):
@@ -89,7 +89,8 @@ class TrainingLoop(ABC):
         self.evaluator = Evaluator(cfg, self.run_dir)
         space = self.evaluator.env.observation_space  # the training envs' too: only rewards and lives differ
         images = is_image(space.shape)
-        self.runtime = choose_runtime(cfg.device, cfg.precision, self.learner_threads(images), image_observations=images)
+        self.runtime = choose_runtime(cfg.device, cfg.precision, self.learner_threads(images),
+                                      image_observations=images)
         torch.set_num_threads(self.runtime.torch_threads)
         if cfg.augment_shift_px and not images:
             raise UserError(f"augment_shift_px shifts images; {cfg.env_id} has observations of shape {space.shape}")
@@ -247,7 +248,8 @@ class TrainingLoop(ABC):
         held = replay.nbytes * len(replay) / (replay.num_envs * replay.ring)  # RAM comes as slots are written
         return (f"available RAM fell under min_available_ram_gb ({cfg.min_available_ram_gb} GiB) at agent step "
                 f"{self.step}; this process holds {size_text(psutil.Process().memory_info().rss)}, its replay "
-                f"{size_text(held)} of the {size_text(replay.nbytes)} it grows to with --buffer-size {cfg.buffer_size}; "
+                f"{size_text(held)} of the {size_text(replay.nbytes)} it grows to "
+                f"with --buffer-size {cfg.buffer_size}; "
                 f"checkpoint saved: free memory, then: dqn train --resume {self.run_dir}")
 
     def metrics_row(self, last_log_time: float, last_log_step: int, closes_window: bool) -> dict:
@@ -313,7 +315,8 @@ class TrainingLoop(ABC):
         if low_memory:
             raise LowMemory(self.low_memory_message())
         with naming_the_file(self.run_dir / "curves.png"):
-            save_training_curves(self.metrics_log.path, self.run_dir / "curves.png", title=f"{cfg.env_id}, seed {cfg.seed}")
+            save_training_curves(self.metrics_log.path, self.run_dir / "curves.png",
+                                 title=f"{cfg.env_id}, seed {cfg.seed}")
         self.actor.close()
         self.evaluator.close()
         return TrainResult(self.run_dir, self.step, self.learner.updates, self.evaluator.best_eval, stopped_early,

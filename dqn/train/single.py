@@ -9,8 +9,8 @@ import time
 import numpy as np
 
 from dqn.agent.actor import Actor, Transitions
-from dqn.train.loop import TrainingLoop, multiples_crossed
 from dqn.replay.buffer import FrameReplay, build_replay
+from dqn.train.loop import TrainingLoop, multiples_crossed
 
 
 class Trainer(TrainingLoop):
