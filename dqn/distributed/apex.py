@@ -89,6 +89,9 @@ def start_ray(config) -> bool:
 class ApexTrainer(TrainingLoop):
     """The distributed loop: its actor is an ActorFleet, its replay a ReplayClient."""
 
+    actor: ActorFleet
+    replay: ReplayClient
+
     def __init__(self, *args, **kwargs):
         self.started_ray = False
         try:

@@ -115,8 +115,8 @@ class ReplayServer:
 
 
 class ReplayClient:
-    """The loop's view of the ReplayServer: the FrameReplay methods it calls for checkpoints (len,
-    nbytes, num_envs, ring, save, load), and batches and priorities to and from the learner."""
+    """The loop's view of the ReplayServer: a contracts.Replay (len, nbytes, num_envs, ring, save, load, as
+    FrameReplay's), and batches and priorities to and from the learner."""
 
     def __init__(self, server, name: str):
         self.server, self.name = server, name
@@ -280,8 +280,8 @@ class ActorWorker:
 
 
 class ActorFleet:
-    """The driver's side of the actor workers, with actor.Actor's counters (steps, episodes, epsilon,
-    game_scores) summed over what they report. Workers start at the first dispatch, so that a
+    """The driver's side of the actor workers, a contracts.Actor: actor.Actor's counters (steps, episodes,
+    epsilon, game_scores) summed over what they report. Workers start at the first dispatch, so that a
     resumed run's state can give them seeds of their own first."""
 
     def __init__(self, config: TrainConfig, replay: ReplayClient):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from dqn.contracts import PlayingAgent
 
 
 def get_cum_discounted_rewards(rewards, gamma: float = 0.99) -> np.ndarray:
@@ -16,7 +21,7 @@ def get_cum_discounted_rewards(rewards, gamma: float = 0.99) -> np.ndarray:
     return returns
 
 
-def play_and_log_episode(env, agent, gamma: float = 0.99, t_max: int = 10_000) -> dict:
+def play_and_log_episode(env, agent: PlayingAgent, gamma: float = 0.99, t_max: int = 10_000) -> dict:
     """Play one greedy episode and log, for every visited state, the agent's view of it.
 
     Returns arrays keyed states, v_mc (discounted return from the state on), v_agent

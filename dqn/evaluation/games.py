@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from dqn.contracts import PlayingAgent
 
 HOMEWORK_LIVES = 30  # one-life episodes in the course's final score
 
@@ -23,7 +28,7 @@ def start_new_game(env, seed: int | None = None):
     return env.reset(seed=seed)
 
 
-def play_episodes(env, agent, n_games: int = 1, greedy: bool = False, t_max: int = 10_000,
+def play_episodes(env, agent: PlayingAgent, n_games: int = 1, greedy: bool = False, t_max: int = 10_000,
                   seed: int | None = None, full_games: bool = False, on_step=None, on_game=None) -> list[float]:
     """Return the reward sum of each of n_games episodes, each at most t_max steps.
 
@@ -57,13 +62,13 @@ def play_episodes(env, agent, n_games: int = 1, greedy: bool = False, t_max: int
     return scores
 
 
-def evaluate(env, agent, n_games: int = 1, greedy: bool = False, t_max: int = 10_000,
+def evaluate(env, agent: PlayingAgent, n_games: int = 1, greedy: bool = False, t_max: int = 10_000,
              seed: int | None = None) -> float:
     """The course's evaluate: the mean reward over n_games episodes."""
     return float(np.mean(play_episodes(env, agent, n_games, greedy, t_max, seed)))
 
 
-def homework_score(env, agent, seed: int = 9, n_lives: int = HOMEWORK_LIVES, t_max: int = 10_000,
+def homework_score(env, agent: PlayingAgent, seed: int = 9, n_lives: int = HOMEWORK_LIVES, t_max: int = 10_000,
                    lives_per_game: int = 5, on_step=None, on_game=None) -> tuple[float, list[float]]:
     """The course's final score: the mean of n_lives one-life episodes of greedy play, times 5.
 

@@ -20,6 +20,8 @@ from dqn.evaluation.registry import HOMEWORK_SEED, PROTOCOLS, Protocol, atari_se
 if typing.TYPE_CHECKING:
     import gymnasium as gym
 
+    from dqn.contracts import PlayingAgent, SeedableAgent
+
 
 def protocol_config(config: TrainConfig, name: str) -> TrainConfig:
     """config with the env settings of protocol `name`; UserError if they are Atari's and config is not."""
@@ -38,12 +40,12 @@ def protocol_env(config: TrainConfig, name: str, render_mode: str | None = None)
     return make_env(protocol_config(config, name), evaluation=True, render_mode=render_mode)
 
 
-def set_up_agent(agent, protocol: Protocol, seed: int) -> None:
+def set_up_agent(agent: SeedableAgent, protocol: Protocol, seed: int) -> None:
     """Give agent the protocol's epsilon, and a generator seeded with seed for its random actions."""
     agent.epsilon, agent.rng = protocol.epsilon, np.random.default_rng(seed)
 
 
-def play_by_protocol(env, agent, protocol: Protocol, n_games: int, seed: int, on_step=None,
+def play_by_protocol(env, agent: SeedableAgent, protocol: Protocol, n_games: int, seed: int, on_step=None,
                      on_game=None) -> list[float]:
     """The scores of n_games full games in env (see protocol_env), played as protocol says.
 
@@ -55,7 +57,7 @@ def play_by_protocol(env, agent, protocol: Protocol, n_games: int, seed: int, on
                          full_games=True, on_step=on_step, on_game=on_game)
 
 
-def homework_final_score(agent, config: TrainConfig, seed: int = HOMEWORK_SEED, on_step=None,
+def homework_final_score(agent: PlayingAgent, config: TrainConfig, seed: int = HOMEWORK_SEED, on_step=None,
                          on_game=None) -> tuple[float, list[float]]:
     """The course's final score of agent (games.homework_score) and its one-life scores, played in
     the env the course scores in: config's game with raw rewards, an episode a life, no random no-ops.

@@ -7,6 +7,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import imageio_ffmpeg
@@ -14,6 +15,9 @@ import numpy as np
 
 from dqn.evaluation.games import play_episodes
 from dqn.evaluation.registry import FULL_GAME_STEPS
+
+if TYPE_CHECKING:
+    from dqn.contracts import PlayingAgent
 
 
 def _annotate(frame: np.ndarray, scale: int, text: str) -> np.ndarray:
@@ -60,7 +64,7 @@ class Mp4Encoder:
         self.process.wait()
 
 
-def record_game(agent, env, path: Path, seed: int | None = None, t_max: int = FULL_GAME_STEPS,
+def record_game(agent: PlayingAgent, env, path: Path, seed: int | None = None, t_max: int = FULL_GAME_STEPS,
                 fps: int = 15, scale: int = 2, greedy: bool = True, on_step=None, on_game=None) -> float:
     """Play one full game (every life) in env (made with render_mode="rgb_array"), greedily or
     with the agent's epsilon, write it to path, return the score. on_step and on_game (which says

@@ -8,6 +8,7 @@ import random
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +16,9 @@ import torch
 from dqn.errors import UserError
 from dqn.machine.system import free_disk_bytes, size_text
 from dqn.train import checkpoint
+
+if TYPE_CHECKING:
+    from dqn.contracts import Replay
 
 
 def global_rng_state() -> dict:
@@ -43,7 +47,7 @@ class Checkpointer:
         self.save_replay = save_replay
         self.saved_step = -1
 
-    def check_room_for_replay_files(self, replay) -> None:
+    def check_room_for_replay_files(self, replay: Replay) -> None:
         """Refuse, before training, a --save-replay run that the disk cannot hold. A checkpoint's
         replay file is written before the previous one is removed: two of them at once."""
         if not self.save_replay:
@@ -57,7 +61,7 @@ class Checkpointer:
                             f"but the disk of {self.run_dir} has {size_text(free)} free; free space, or train "
                             "without --save-replay")
 
-    def save(self, step: int, replay, training_state: Callable[[], dict]) -> None:
+    def save(self, step: int, replay: Replay, training_state: Callable[[], dict]) -> None:
         """checkpoint.pt of agent step `step` with training_state(), gathered only when step is not saved
         yet; its resume["replay_file"] names the replay's file, written first when save_replay.
         checkpoint.pt is renamed into place last, so it always names a complete replay file,
@@ -84,7 +88,7 @@ class Checkpointer:
             if old.name != replay_file:
                 old.unlink()
 
-    def restore(self, state: dict, replay) -> bool:
+    def restore(self, state: dict, replay: Replay) -> bool:
         """Go on from a checkpoint written by save: its replay file, if it names one, loaded into replay.
         Returns whether it named one."""
         self.saved_step = state["step"]

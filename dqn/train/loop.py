@@ -15,6 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psutil
@@ -35,6 +36,9 @@ from dqn.train.metrics import METRIC_FIELDS, MetricsLog
 from dqn.train.plotting import save_training_curves
 from dqn.train.progress import TrainingBar
 from dqn.train.warm_start import WarmStart, check_same_network
+
+if TYPE_CHECKING:
+    from dqn.contracts import Actor, Replay
 
 
 class WriteFailed(UserError):
@@ -69,9 +73,11 @@ def multiples_crossed(before: int, after: int, every: int) -> int:
 
 class TrainingLoop(ABC):
     """A run of training: the schedule every loop shares. A loop builds its actor and replay in
-    start_acting and makes its agent steps and updates in advance; the actor has steps, episodes,
-    epsilon, game_scores, state_dict, load_state_dict and close (as actor.Actor), the replay __len__,
-    nbytes, num_envs, ring, save and load (as replay.FrameReplay)."""
+    start_acting and makes its agent steps and updates in advance; what this class and its parts use of
+    them is dqn.contracts.Actor and Replay, and a loop narrows both to its own kinds."""
+
+    actor: Actor
+    replay: Replay
 
     def __init__(self, config: TrainConfig, run_dir: Path, progress: bool = True,
                  resume_state: dict | None = None, start_over: bool = False, warm_start: WarmStart | None = None):
@@ -119,7 +125,7 @@ class TrainingLoop(ABC):
         return self.actor.steps
 
     @abstractmethod
-    def start_acting(self, observation_space) -> tuple:
+    def start_acting(self, observation_space) -> tuple[Actor, Replay]:
         """The loop's actor and replay, for observations of observation_space."""
 
     @abstractmethod

@@ -16,6 +16,9 @@ from dqn.train.loop import TrainingLoop, multiples_crossed
 class Trainer(TrainingLoop):
     """The single-process loop: each agent step of every env, then the updates and target syncs due."""
 
+    actor: Actor
+    replay: FrameReplay
+
     def start_acting(self, observation_space) -> tuple[Actor, FrameReplay]:
         cfg = self.config
         return Actor(cfg, seed=cfg.seed), build_replay(cfg, observation_space.shape, observation_space.dtype,
