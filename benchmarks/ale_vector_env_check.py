@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 from ale_py.vector_env import AtariVectorEnv
 
-from dqn.envs.factory import make_atari_env
+from dqn.envs.families.atari import make_atari_env
 
 FIRE, RIGHT = 1, 2
 

@@ -14,7 +14,7 @@ PUBLIC = {
     "TrainConfig": "dqn.config", "preset_config": "dqn.config", "PRESETS": "dqn.config",
     "load_agent": "dqn.train.loading", "TrainedAgent": "dqn.train.loading",
     "build_agent": "dqn.agent.policy", "DQNAgent": "dqn.agent.policy",
-    "make_env": "dqn.envs.factory", "make_atari_env": "dqn.envs.factory",
+    "make_env": "dqn.envs.factory", "make_atari_env": "dqn.envs.families.atari",
     "play_episodes": "dqn.evaluation.games", "homework_score": "dqn.evaluation.games",
     "record_game": "dqn.evaluation.recording", "PROTOCOLS": "dqn.evaluation.protocols",
     "HEADS": "dqn.agent.heads",

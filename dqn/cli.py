@@ -23,7 +23,9 @@ import typing
 from pathlib import Path
 
 from dqn import __version__
+from dqn.agent.registry import HEAD_KINDS
 from dqn.config import MAX_TORCH_THREADS, PRESETS, RESUME_OVERRIDES, TrainConfig, auto_or_int, preset_config
+from dqn.envs.registry import FAMILY_KINDS
 from dqn.errors import ConfigError, UserError
 from dqn.evaluation.protocols import HOMEWORK_SEED, PROTOCOLS, Protocol
 from dqn.train.interrupts import Interrupted, interruptible
@@ -156,11 +158,29 @@ def resume_flags_text() -> str:
     return f"{', '.join(others)} and {last}"
 
 
+def option_groups(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    """A --help section for the options of each kind of head and each env family, by option name."""
+    owners: dict[str, list[str]] = {}
+    for kind in HEAD_KINDS.values():
+        for option in kind.options:
+            owners.setdefault(option.name, []).append(f"{kind.name} heads")
+    for family in FAMILY_KINDS.values():
+        for option in family.options:
+            owners.setdefault(option.name, []).append(f"{family.name} envs")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    by_title: dict[str, argparse._ArgumentGroup] = {}
+    for name, kinds in owners.items():
+        title = "options of " + " and ".join(kinds)
+        groups[name] = by_title.get(title) or by_title.setdefault(title, parser.add_argument_group(title))
+    return groups
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """A flag per TrainConfig field; its help ends with the default preset's value (its default is None,
     so that a config holds only the flags given)."""
     hints = typing.get_type_hints(TrainConfig)
     defaults = preset_config(DEFAULT_PRESET)
+    groups = option_groups(parser)
     for field in dataclasses.fields(TrainConfig):
         flags = [flag_name(field.name), *FLAG_ALIASES.get(field.name, ())]
         kind = hints[field.name]
@@ -170,16 +190,17 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             shown = " ".join(map(str, value)) if isinstance(value, tuple) else "none" if value is None else value
             help_text += f" (default: {shown})".replace("%", "%%")
         kwargs = {"dest": field.name, "default": None, "help": help_text}
+        group = groups.get(field.name, parser)
         if field.metadata["parse"] is not None:
-            parser.add_argument(*flags, type=parsed_as(field.metadata["parse"], field.metadata["expects"]),
+            group.add_argument(*flags, type=parsed_as(field.metadata["parse"], field.metadata["expects"]),
                                 metavar=f"{field.default}|N", **kwargs)
         elif kind is bool:
-            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
+            group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
         elif kind == tuple[int, ...]:
-            parser.add_argument(*flags, type=whole_number, nargs="+", metavar="WIDTH", **kwargs)
+            group.add_argument(*flags, type=whole_number, nargs="+", metavar="WIDTH", **kwargs)
         else:
             base = next(t for t in typing.get_args(kind) if t is not type(None)) if typing.get_args(kind) else kind
-            parser.add_argument(*flags, type={int: whole_number, float: number}.get(base, base),
+            group.add_argument(*flags, type={int: whole_number, float: number}.get(base, base),
                                 metavar=base.__name__.upper(), **kwargs)
 
 
@@ -284,7 +305,7 @@ def _chosen_protocol(args: argparse.Namespace) -> Protocol:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.envs.ids import check_env_id
+    from dqn.envs.registry import check_env_id
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
@@ -358,15 +379,17 @@ def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from dqn.envs.ids import is_atari
+    from dqn.envs.registry import settings_misfit
     from dqn.evaluation.games import HOMEWORK_LIVES
     from dqn.evaluation.progress import GamesBar
     from dqn.evaluation.protocols import homework_final_score, play_by_protocol
+    from dqn.evaluation.registry import HOMEWORK_SETTINGS
 
     agent, env = load_agent_and_env(args.path, protocol=args.protocol, torch_threads=args.torch_threads)
     config = agent.config
-    if args.homework and not is_atari(config.env_id):
-        raise UserError("--homework is the Atari notebook's final score; this checkpoint is for " + config.env_id)
+    misfit = settings_misfit(config.env_id, HOMEWORK_SETTINGS)
+    if args.homework and misfit:
+        raise UserError(f"--homework, the course's final score, {misfit}")
     protocol = _chosen_protocol(args)
     shown = not (args.quiet or args.json)
     seed = GAMES_SEED if args.seed is None else args.seed

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 
 from dqn.agent.registry import CNN_ENCODER_NAMES, HEAD_KINDS, PAPER_SIGMA0
-from dqn.envs.ids import is_atari
+from dqn.envs.registry import FAMILY_KINDS, family_of, settings_misfit
 from dqn.errors import ConfigError, UserError
-from dqn.evaluation.registry import PROTOCOLS, atari_settings
+from dqn.evaluation.registry import PROTOCOLS
 from dqn.machine.files import write_atomic
 
 if typing.TYPE_CHECKING:
@@ -52,10 +52,17 @@ def heads_help() -> str:
     return f"the network's head: {', '.join(others)} or {last}"
 
 
+def env_help() -> str:
+    """--env-id's help: the env families, each said by itself."""
+    *others, last = [f"{kind.name}: {kind.description}" for kind in FAMILY_KINDS.values()]
+    return f"gymnasium environment id, of an env family ({'; '.join(others)}; or {last})"
+
+
 def cnn_help() -> str:
-    """--cnn's help: each encoder of the registry, said by itself."""
-    *others, last = [f"'{name}' ({description})" for name, description in CNN_ENCODER_NAMES.items()]
-    return f"image encoder: {', '.join(others)} or {last}"
+    """--cnn's help: each encoder of the registry, said by itself, and what 'auto' picks."""
+    encoders = ", ".join(f"'{name}' ({description})" for name, description in CNN_ENCODER_NAMES.items())
+    *others, last = [f"{kind.cnn} on {kind.name}" for kind in FAMILY_KINDS.values() if kind.cnn]
+    return f"image encoder: 'auto' (the env family's: {', '.join(others)} and {last}), {encoders}"
 
 
 def shown(value) -> str:
@@ -65,9 +72,9 @@ def shown(value) -> str:
 
 @dataclass
 class CommonConfig:
-    """The fields of every run; TrainConfig adds the options of each head (heads.base.Option) after them."""
+    """The fields of every run; TrainConfig adds the options of each head and each env family after them."""
 
-    env_id: str = _f("CartPole-v1", "gymnasium environment id")
+    env_id: str = _f("CartPole-v1", env_help())
     seed: int = _f(0, "seed for python, numpy, torch and the environments")
     total_steps: int = _f(50_000, "agent steps to train for")
     buffer_size: int = _f(50_000, "replay capacity, in transitions (each episode's last frame takes one more slot)")
@@ -105,18 +112,9 @@ class CommonConfig:
                             "cross-entropy instead")
     max_grad_norm: float = _f(10.0, "gradient norm clip")
     hidden_sizes: tuple[int, ...] = _f((128, 128), "hidden layer widths of the MLP (vector observations)")
-    cnn: str = _f("nature", cnn_help())
-    atari_preprocessing: str = _f("nature", "Atari frames: 'nature' (full screen, luminance, 84x84) or 'homework' "
-                                            "(Breakout only: crop, red-heavy gray, 64x64)")
-    frame_stack: int = _f(4, "Atari frames stacked into one observation")
-    augment_shift_px: int = _f(0, "Atari: shift each sampled observation by up to this many pixels "
+    cnn: str = _f("auto", cnn_help())
+    augment_shift_px: int = _f(0, "images: shift each sampled observation by up to this many pixels "
                                   "(DrQ's random shift; 0 = off)")
-    clip_rewards: bool = _f(True, "Atari: train on the sign of the reward")
-    noop_max: int = _f(30, "Atari: at most this many no-op agent steps at each game start (0 = none)")
-    repeat_action_probability: float | None = _f(None, "Atari: probability, at each emulator frame, that the "
-                                                       "previous action is repeated instead of the agent's (sticky "
-                                                       "actions), in training and evaluation; default: the env id's "
-                                                       "own, 0 for *NoFrameskip-v4, 0.25 for ALE/*-v5")
     precision: str = _f("auto", "the network's arithmetic: 'fp32', 'bf16' (autocast, Q head in float32) or "
                                 "'auto': bf16 where the hardware has it (CPUs with AVX512_BF16 or AMX, CUDA "
                                 "GPUs that support it), fp32 elsewhere, where bf16 is emulated and slow")
@@ -160,11 +158,11 @@ class CommonConfig:
             raise ConfigError(f"{names[0]} {requirement}{value}", *names)
 
         for name in ("total_steps", "buffer_size", "batch_size", "train_freq_steps", "num_envs", "n_step",
-                     "frame_stack", "gradient_steps", "target_update_steps", "eval_games", "eval_t_max",
+                     "gradient_steps", "target_update_steps", "eval_games", "eval_t_max",
                      "log_freq_steps", "checkpoint_freq_steps", "envs_per_actor", "weight_sync_updates"):
             if getattr(self, name) <= 0:
                 fail("must be positive", name)
-        for name in ("learning_starts", "eps_decay_steps", "priority_beta_steps", "eval_freq_steps", "noop_max",
+        for name in ("learning_starts", "eps_decay_steps", "priority_beta_steps", "eval_freq_steps",
                      "augment_shift_px", "num_actors"):
             if getattr(self, name) < 0:
                 fail("must not be negative", name)
@@ -174,28 +172,35 @@ class CommonConfig:
         for name in ("gamma", "tau"):
             if not 0 < getattr(self, name) <= 1:
                 fail("must be in (0, 1]", name)
-        for name in ("eps_start", "eps_end", "priority_alpha", "priority_beta_start", "repeat_action_probability"):
-            if getattr(self, name) is not None and not 0 <= getattr(self, name) <= 1:
+        for name in ("eps_start", "eps_end", "priority_alpha", "priority_beta_start"):
+            if not 0 <= getattr(self, name) <= 1:
                 fail("must be in [0, 1]", name)
         if self.batch_size > self.buffer_size:
             fail(f"must not be larger than buffer_size ({self.buffer_size})", "batch_size", "buffer_size")
-        if self.atari_preprocessing not in ("homework", "nature"):
-            fail("must be 'homework' or 'nature'", "atari_preprocessing")
         if not 0 <= self.seed < 2**32:
             fail("must be in [0, 2**32)", "seed")
         if not 0 <= self.min_available_ram_gb < float("inf"):
             fail("must be a number of GiB >= 0", "min_available_ram_gb")
         if self.stop_score is not None and self.eval_freq_steps == 0:
             fail("needs evaluations: set eval_freq_steps > 0", "stop_score", "eval_freq_steps", got=False)
-        if self.cnn not in CNN_ENCODER_NAMES:
-            fail(f"must be one of {', '.join(CNN_ENCODER_NAMES)}", "cnn")
+        if self.cnn != "auto" and self.cnn not in CNN_ENCODER_NAMES:
+            fail(f"must be 'auto' or one of {', '.join(CNN_ENCODER_NAMES)}", "cnn")
         if self.head not in HEAD_KINDS:
             fail(f"must be one of {', '.join(HEAD_KINDS)}", "head")
         HEAD_KINDS[self.head].check(self)
         if self.eval_protocol not in PROTOCOLS:
             fail(f"must be one of {', '.join(PROTOCOLS)}", "eval_protocol")
-        if atari_settings(self.eval_protocol) and not is_atari(self.env_id):
-            fail(f"plays Atari games; {self.env_id} is not one", "eval_protocol")
+        misfit = settings_misfit(self.env_id, PROTOCOLS[self.eval_protocol].settings)
+        if misfit:
+            fail(f"{shown(self.eval_protocol)} {misfit}", "eval_protocol", got=False)
+        family = family_of(self.env_id)
+        for kind in FAMILY_KINDS.values():  # each family's options hold valid values, whichever the env
+            kind.check(self)
+            for option in kind.options:  # an option that is off unless set, set for another family's env
+                if kind is not family and option.default is None and getattr(self, option.name) is not None:
+                    fail(f"is for {kind.name} envs; {self.env_id} is a {family.name} env", option.name, got=False)
+        if self.augment_shift_px and family.observation != "image":
+            fail(f"shifts images; {self.env_id} has {family.observation} observations", "augment_shift_px", got=False)
         if self.loss not in ("mse", "huber"):
             fail("must be 'mse' or 'huber'", "loss")
         if self.precision not in PRECISIONS:
@@ -256,12 +261,14 @@ class CommonConfig:
             raise UserError(f"{path} is not a readable dqn config ({type(exc).__name__}: {exc})") from None
 
 
-# every head's options, once each (heads may share them, as the two c51 heads do)
-HEAD_OPTIONS = list({option.name: option for kind in HEAD_KINDS.values() for option in kind.options}.values())
+# every head's and env family's options, once each (heads may share them, as the two c51 heads do)
+PART_OPTIONS = list({option.name: option for kind in [*HEAD_KINDS.values(), *FAMILY_KINDS.values()]
+                     for option in kind.options}.values())
 TrainConfig = make_dataclass("TrainConfig", [(option.name, option.type, _f(option.default, option.help))
-                                             for option in HEAD_OPTIONS], bases=(CommonConfig,))
+                                             for option in PART_OPTIONS], bases=(CommonConfig,))
 TrainConfig.__module__ = __name__  # pickled by name (Ray sends configs to its workers)
-TrainConfig.__doc__ = """A run's whole configuration: CommonConfig's fields, then each head's options."""
+TrainConfig.__doc__ = """A run's whole configuration: CommonConfig's fields, then each head's and env family's
+options."""
 
 
 PRESETS: dict[str, dict] = {
@@ -341,6 +348,31 @@ PRESETS["rainbow"] = dict(
     target_update_steps=2_000,
     # Not the paper's 1M transitions: 200,000 at 84x84 take 1.4 GB, breakout's, which this machine holds.
     buffer_size=200_000,
+)
+
+
+# The MinAtar paper's DQN (Young and Tian 2019, its examples/dqn.py) on MinAtar's Breakout, one agent step a
+# frame, except where marked; pip install -e '.[minatar]'.
+PRESETS["minatar"] = dict(
+    env_id="MinAtar/Breakout-v1",
+    total_steps=5_000_000,  # the paper's 5M frames
+    buffer_size=100_000,
+    batch_size=32,
+    learning_rate=2.5e-4,  # the paper's step size, here for Adam: the paper's RMSProp (centered) is not built in
+    learning_starts=5_000,
+    train_freq_steps=1,  # an update every frame
+    target_update_steps=1_000,
+    eps_start=1.0,
+    eps_end=0.1,
+    eps_decay_steps=100_000,  # the paper decays over the 100k frames after its 5k of random play
+    double_dqn=False,  # the paper's plain DQN target
+    loss="huber",
+    gamma=0.99,
+    eval_freq_steps=50_000,
+    eval_games=10,
+    eval_t_max=10_000,
+    log_freq_steps=5_000,
+    checkpoint_freq_steps=50_000,
 )
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from dqn.config import preset_config
 from dqn.envs import atari_wrappers as aw
-from dqn.envs.factory import make_atari_env, make_env
-from dqn.envs.ids import register_atari_envs
+from dqn.envs.factory import make_env
+from dqn.envs.families.atari import make_atari_env
+from dqn.envs.registry import register_atari_envs
 
 ENV_ID = "BreakoutNoFrameskip-v4"
 # the tests that make the raw env with gymnasium need ale-py's ids, whichever test file ran before

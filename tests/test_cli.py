@@ -119,9 +119,11 @@ def test_evaluate_protocol_and_its_defaults(run_dir):
      "an MLP with hidden_sizes (64, 64) and a c51 head of 1000000000 atoms needs"),
     (["--adam-eps", "0"], "--adam-eps must be > 0"),
     (["--stop-score", "10", "--eval-freq-steps", "0"], "--stop-score needs evaluations: set --eval-freq-steps > 0"),
-    (["--preset", "cartpole", "--augment-shift-px", "4"], "augment_shift_px shifts images"),
+    (["--preset", "cartpole", "--augment-shift-px", "4"],
+         "--augment-shift-px shifts images; CartPole-v1 has vector observations"),
     (["--repeat-action-probability", "1.5"], "--repeat-action-probability must be in [0, 1]"),
-    (["--preset", "cartpole", "--repeat-action-probability", "0.25"], "repeat_action_probability sets Atari's"),
+    (["--preset", "cartpole", "--repeat-action-probability", "0.25"],
+         "--repeat-action-probability is for atari envs; CartPole-v1 is a vector env"),
     (["--head", "wide"], "--head must be one of q, dueling, c51, c51-dueling, iqn, got 'wide'"),
     (["--head", "c51", "--v-min", "10"], "c51 atoms need finite --v-min < --v-max and --n-atoms >= 2, got --v-min 10, "
                                          "--v-max 10"),
@@ -195,7 +197,7 @@ def test_bad_evaluate_input(tmp_path, run_dir):
                           "unrecognized argument --gmes; did you mean --games?")
     assert_one_line_error(dqn("evaluate", run_dir, "--protocol", "nope"), "--protocol: invalid choice: 'nope'")
     assert_one_line_error(dqn("evaluate", run_dir, "--protocol", "sticky"),
-                          "the sticky protocol is for Atari games; this checkpoint is for CartPole-v1")
+                          "the sticky protocol is for atari envs; CartPole-v1 is a vector env")
     not_ours = tmp_path / "not_ours.pt"
     torch.save({"weights": torch.zeros(3)}, not_ours)
     assert_one_line_error(dqn("evaluate", not_ours), "not a dqn checkpoint (no config, network")

@@ -11,14 +11,15 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from dqn.config import preset_config
-from dqn.envs.factory import make_atari_env, make_env
+from dqn.envs.factory import make_env
+from dqn.envs.families.atari import make_atari_env
 from dqn.evaluation.protocols import protocol_env
 
 ENV_ID = "BreakoutNoFrameskip-v4"
 BREAKOUT = preset_config("breakout")
 
 # every stack the package builds: training, evaluation, each protocol, the homework score's, an ALE v5 id
-# (sticky actions of its own), the notebook's frames; and a vector env
+# (sticky actions of its own), the notebook's frames; a vector env and MinAtar's
 ENVS = {
     "training": lambda: make_env(BREAKOUT),
     "evaluation": lambda: make_env(BREAKOUT, evaluation=True),
@@ -28,8 +29,9 @@ ENVS = {
     "v5": lambda: make_env(dataclasses.replace(BREAKOUT, env_id="ALE/Breakout-v5")),
     "notebook frames": lambda: make_atari_env(ENV_ID, preprocessing="homework", dtype=np.float32),
     "cartpole": lambda: make_env(preset_config("cartpole")),
+    "minatar": lambda: make_env(preset_config("minatar")),
 }
-ATARI = [name for name in ENVS if name != "cartpole"]
+ATARI = [name for name in ENVS if name not in ("cartpole", "minatar")]
 
 
 def trace(env, seed: int, steps: int = 60, actions_seed: int = 0):

@@ -9,7 +9,8 @@ import pytest
 
 from dqn.agent.policy import epsilon_greedy
 from dqn.config import TrainConfig, preset_config
-from dqn.envs.factory import env_state, make_atari_env, make_env, restore_env
+from dqn.envs.factory import env_state, make_env, restore_env
+from dqn.envs.families.atari import make_atari_env
 from dqn.errors import UserError
 from dqn.evaluation.games import game_over, homework_score, play_episodes, start_new_game
 from dqn.evaluation.protocols import PROTOCOLS, homework_final_score, play_by_protocol, protocol_config
@@ -48,7 +49,7 @@ def test_each_protocol_sets_its_env():
 
 def test_atari_protocols_refuse_other_envs():
     for name in ("noop", "sticky"):
-        with pytest.raises(UserError, match=f"the {name} protocol is for Atari games"):
+        with pytest.raises(UserError, match=f"the {name} protocol is for atari envs; CartPole-v1 is a vector env"):
             protocol_config(TrainConfig(), name)
     assert protocol_config(TrainConfig(), "training") == TrainConfig()
 
@@ -124,7 +125,7 @@ def test_v5_ids_keep_their_own_sticky_actions():
     assert sticky_probability(make_env(TrainConfig(env_id=ENV_ID))) == 0.0
     for env_id in ("ALE/Breakout-v5", ENV_ID):
         assert sticky_probability(make_env(TrainConfig(env_id=env_id, repeat_action_probability=0.5))) == 0.5
-    with pytest.raises(UserError, match="repeat_action_probability sets Atari's sticky actions"):
+    with pytest.raises(UserError, match="repeat_action_probability is for atari envs; CartPole-v1 is a vector env"):
         make_env(TrainConfig(repeat_action_probability=0.25))
     with pytest.raises(UserError, match=r"repeat_action_probability must be in \[0, 1\]"):
         TrainConfig(env_id=ENV_ID, repeat_action_probability=1.5).validate()
@@ -226,5 +227,5 @@ def test_evaluation_during_training_plays_by_the_configs_protocol(tmp_path):
     # refused as the config is made, before any env or network
     with pytest.raises(UserError, match="eval_protocol must be one of training, noop, sticky, got 'nope'"):
         preset_config("breakout", eval_protocol="nope")
-    with pytest.raises(UserError, match="eval_protocol plays Atari games; CartPole-v1 is not one, got 'noop'"):
+    with pytest.raises(UserError, match="eval_protocol 'noop' is for atari envs; CartPole-v1 is a vector env"):
         preset_config("cartpole", eval_protocol="noop")

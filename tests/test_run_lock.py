@@ -107,8 +107,8 @@ def test_a_resumed_run_holds_its_folder_against_another_resume(tmp_path, start_h
 def test_a_refused_new_run_leaves_no_folder_and_a_dead_holder_none_to_clean(tmp_path):
     run = tmp_path / "run"
     # refused once it holds the folder it created, before it writes: the folder goes again
-    config_error = dqn("train", "--preset", "cartpole", "--augment-shift-px", "4", "--out", run, "--quiet")
-    assert config_error.returncode == 2 and "augment_shift_px shifts images" in config_error.stderr
+    config_error = dqn("train", "--preset", "cartpole", "--hidden-sizes", "1000000000000", "--out", run, "--quiet")
+    assert config_error.returncode == 2 and "training an MLP with hidden_sizes" in config_error.stderr
     assert not run.exists()
     # the lock file of a process that died holding it locks nothing
     run.mkdir()

@@ -18,7 +18,7 @@ from dqn.agent.networks import CNN_ENCODERS
 from dqn.agent.noisy import reset_noise
 from dqn.agent.policy import build_agent
 from dqn.config import TrainConfig
-from dqn.envs.spaces import is_image
+from dqn.envs.registry import cnn_of
 from dqn.errors import UserError
 from dqn.machine.hardware import Runtime
 from dqn.machine.system import check_fits_in_ram
@@ -32,9 +32,9 @@ class TrainingDiverged(UserError):
 def training_bytes(config: TrainConfig, obs_shape: tuple[int, ...], n_actions: int) -> tuple[int, str]:
     """About the bytes that training the network of config takes, from its widest dense layers
     (an MLP's, or a CNN's dense layer) and its head's weights, and a description of that network."""
-    head = HEADS[config.head]
-    if is_image(obs_shape):
-        widths, network = [CNN_ENCODERS[config.cnn].dense_width], f"the {config.cnn} CNN"
+    head, cnn = HEADS[config.head], cnn_of(config)
+    if cnn is not None:
+        widths, network = [CNN_ENCODERS[cnn].dense_width], f"the {cnn} CNN"
     else:
         widths, network = [obs_shape[0], *config.hidden_sizes], f"an MLP with hidden_sizes {config.hidden_sizes}"
     body = [a * b for a, b in zip(widths, widths[1:])]

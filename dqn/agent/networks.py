@@ -1,5 +1,5 @@
-"""Q-networks: a body chosen by the observation's kind (an MLP for vectors, a CNN for images) and a
-head chosen by name from heads.HEADS."""
+"""Q-networks: a body chosen by the observation's rank (an MLP for (features,) vectors, a CNN encoder by name
+for (channels, height, width) images) and a head chosen by name from heads.HEADS."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import torch.nn as nn
 from dqn.agent.heads import HEADS
 from dqn.agent.heads.base import Dense, NetworkOutput
 from dqn.agent.noisy import NoisyLinear
-from dqn.envs.spaces import is_image
 
 
 def dense_layers(noisy_sigma0: float | None) -> Dense:
@@ -79,6 +78,8 @@ CNN_ENCODERS = {  # by the names of registry.CNN_ENCODER_NAMES, which the config
     "nips": CnnEncoder(dqn_convolutions([(16, 8, 4), (32, 4, 2)]), 256),
     # Espeholt et al. 2018, as Dopamine's and BBF's Atari agents use it: about 108 MFLOP, 5.8x the Nature CNN's
     "impala": CnnEncoder(impala_convolutions, 256),
+    # Young and Tian 2019 (MinAtar): 10x10 images come out of the convolution as 16 x 8 x 8
+    "minatar": CnnEncoder(dqn_convolutions([(16, 3, 1)]), 128),
 }
 
 
@@ -104,13 +105,16 @@ class QNetwork(nn.Module):
     """
 
     def __init__(self, obs_shape: tuple[int, ...], n_actions: int,
-                 hidden_sizes: tuple[int, ...] = (128, 128), head: str = "q", cnn: str = "nature",
+                 hidden_sizes: tuple[int, ...] = (128, 128), head: str = "q", cnn: str | None = "nature",
                  noisy_sigma0: float | None = None, head_options: dict | None = None):
         super().__init__()
         self.obs_shape = tuple(obs_shape)
         self.n_actions = n_actions
         dense = dense_layers(noisy_sigma0)
-        if is_image(obs_shape):
+        if len(obs_shape) not in (1, 3):
+            raise ValueError(f"observations must be (features,) vectors or (channels, height, width) images, "
+                             f"not of shape {self.obs_shape}")
+        if len(obs_shape) == 3:
             self.body, features = cnn_body(cnn, *obs_shape, dense)
             # oneDNN's convolutions run faster on channels-last (NHWC) weights and inputs
             self.body.to(memory_format=torch.channels_last)

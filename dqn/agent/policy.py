@@ -9,6 +9,7 @@ import torch.nn as nn
 from dqn.agent.heads import HEADS
 from dqn.agent.networks import QNetwork
 from dqn.config import TrainConfig
+from dqn.envs.registry import cnn_of
 
 
 def epsilon_greedy(qvalues: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
@@ -23,7 +24,7 @@ def epsilon_greedy(qvalues: np.ndarray, epsilon: float, rng: np.random.Generator
 class DQNAgent(nn.Module):
     def __init__(self, state_shape, n_actions: int, epsilon: float = 0.0,
                  hidden_sizes: tuple[int, ...] = (128, 128), head: str = "q",
-                 seed: int | None = None, cnn: str = "nature", noisy_sigma0: float | None = None,
+                 seed: int | None = None, cnn: str | None = "nature", noisy_sigma0: float | None = None,
                  head_options: dict | None = None):
         super().__init__()
         self.epsilon = epsilon
@@ -66,7 +67,7 @@ class DQNAgent(nn.Module):
 def agent_options(config: TrainConfig) -> dict:
     """DQNAgent's arguments, besides the shapes, for config's network."""
     head_options = {option.name: getattr(config, option.name) for option in HEADS[config.head].options}
-    return dict(hidden_sizes=config.hidden_sizes, head=config.head, seed=config.seed, cnn=config.cnn,
+    return dict(hidden_sizes=config.hidden_sizes, head=config.head, seed=config.seed, cnn=cnn_of(config),
                 noisy_sigma0=config.noisy_sigma0 if config.noisy else None, head_options=head_options)
 
 

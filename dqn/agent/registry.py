@@ -10,16 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dqn.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Option:
-    """A config field that a head adds to TrainConfig (and so a flag of `dqn train`)."""
-
-    name: str
-    type: Any
-    default: Any
-    help: str
+from dqn.options import Option
 
 
 @dataclass(frozen=True)
@@ -79,6 +70,7 @@ CNN_ENCODER_NAMES = {
     "nature": "Mnih et al. 2015: 3 convolutions, 512 units",
     "nips": "Mnih et al. 2013: 2 convolutions, 256 units, about 3x fewer FLOPs",
     "impala": "Espeholt et al. 2018: 15 convolutions in residual stacks, about 6x the FLOPs",
+    "minatar": "Young and Tian 2019: one 3x3 convolution of 16 channels, 128 units, for MinAtar's 10x10 images",
 }
 
 PAPER_SIGMA0 = 0.5  # noisy nets' initial noise scale, the paper's for factorised noise

@@ -182,7 +182,7 @@ class ActorWorker:
         # The steps of each env whose n-step window is still open, with their slots in `windows`,
         # which rebuilds their batch exactly as the replay will: it holds those open windows, the
         # steps between two sends (each may start an episode, which takes two slots) and the oldest stack.
-        stack = frames_per_observation(cfg, space.shape)
+        stack = frames_per_observation(cfg)
         ring = stack + 2 * (STEPS_PER_CALL + cfg.n_step)
         self.windows = FrameReplay(k * ring, space.shape, space.dtype, stack=stack, num_envs=k, n_step=cfg.n_step,
                                    gamma=cfg.gamma)

@@ -1,10 +1,12 @@
-"""Environments: gymnasium ids made into the training and evaluation envs, with the Atari wrappers.
+"""Environments: gymnasium ids made into the training and evaluation envs, by env family (registry.py; each
+family's envs in families/), with the course's Atari wrappers.
 
-The names below are loaded on first use (the envs' module loads OpenCV), so that dqn.envs.ids stays light."""
+The names below are loaded on first use (Atari's module loads OpenCV), so that dqn.envs.registry stays light."""
 
 from importlib import import_module
 
-PUBLIC = {"is_atari": "dqn.envs.ids", "make_atari_env": "dqn.envs.factory", "make_env": "dqn.envs.factory"}
+PUBLIC = {"is_atari": "dqn.envs.registry", "family_of": "dqn.envs.registry",
+          "make_atari_env": "dqn.envs.families.atari", "make_env": "dqn.envs.factory"}
 
 __all__ = sorted(PUBLIC)
 

@@ -1,7 +1,7 @@
 """Atari wrappers in the spirit of OpenAI baselines, for the gymnasium API.
 
 Usual order, innermost first: StickyActionEnv, NoopResetEnv, MaxAndSkipEnv, EpisodicLifeEnv,
-FireResetEnv, ClipRewardEnv, PreprocessAtariObs, FrameBuffer (see dqn.envs.factory.make_atari_env).
+FireResetEnv, ClipRewardEnv, PreprocessAtariObs, FrameBuffer (see dqn.envs.families.atari.make_atari_env).
 
 Each wrapper records its constructor's arguments (gymnasium.utils.RecordConstructorArgs), so that
 ``gymnasium.make(env.spec)`` re-creates a whole stack.

@@ -12,10 +12,10 @@ import typing
 import numpy as np
 
 from dqn.config import TrainConfig
-from dqn.envs.ids import is_atari
+from dqn.envs.registry import settings_misfit
 from dqn.errors import UserError
 from dqn.evaluation.games import homework_score, play_episodes
-from dqn.evaluation.registry import HOMEWORK_SEED, PROTOCOLS, Protocol, atari_settings
+from dqn.evaluation.registry import HOMEWORK_SEED, HOMEWORK_SETTINGS, PROTOCOLS, Protocol
 
 if typing.TYPE_CHECKING:
     import gymnasium as gym
@@ -24,13 +24,12 @@ if typing.TYPE_CHECKING:
 
 
 def protocol_config(config: TrainConfig, name: str) -> TrainConfig:
-    """config with the env settings of protocol `name`; UserError if they are Atari's and config is not."""
+    """config with the env settings of protocol `name`; UserError if config's env family has no such settings."""
     protocol = PROTOCOLS[name]
-    if atari_settings(name) and not is_atari(config.env_id):
-        raise UserError(f"the {name} protocol is for Atari games; this checkpoint is for {config.env_id}")
-    changes = {field: getattr(protocol, field) for field in ("noop_max", "repeat_action_probability")
-               if getattr(protocol, field) is not None}
-    return dataclasses.replace(config, **changes)
+    misfit = settings_misfit(config.env_id, protocol.settings)
+    if misfit:
+        raise UserError(f"the {name} protocol {misfit}")
+    return dataclasses.replace(config, **protocol.settings)
 
 
 def protocol_env(config: TrainConfig, name: str, render_mode: str | None = None) -> gym.Env:
@@ -64,7 +63,7 @@ def homework_final_score(agent: PlayingAgent, config: TrainConfig, seed: int = H
     on_step and on_game (a life's) as games.play_episodes's."""
     from dqn.envs.factory import make_env
 
-    env = make_env(dataclasses.replace(config, noop_max=0), evaluation=True)
+    env = make_env(dataclasses.replace(config, **HOMEWORK_SETTINGS), evaluation=True)
     try:
         return homework_score(env, agent, seed=seed, on_step=on_step, on_game=on_game)
     finally:

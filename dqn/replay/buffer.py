@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dqn.envs.spaces import is_image
+from dqn.envs.registry import family_of
 from dqn.errors import UserError
 from dqn.machine.files import write_atomic
 from dqn.machine.system import check_fits_in_ram
@@ -401,15 +401,15 @@ class PrioritizedFrameReplay(FrameReplay):
         self._pending_values.clear()
 
 
-def frames_per_observation(config: TrainConfig, obs_shape: tuple[int, ...]) -> int:
-    """How many frames an observation stacks: config.frame_stack for images, 1 for vectors."""
-    return config.frame_stack if is_image(obs_shape) else 1
+def frames_per_observation(config: TrainConfig) -> int:
+    """How many frames of time an observation stacks (Atari's frame_stack), each stored once."""
+    return family_of(config.env_id).stacked_frames(config)
 
 
 def check_replay(config: TrainConfig, obs_shape: tuple[int, ...], obs_dtype, num_envs: int) -> None:
     """UserError, before anything is allocated, if the RAM cannot hold the replay the config asks
     for, or its buffer_size cannot give each of num_envs rings room for one n-step transition."""
-    stack = frames_per_observation(config, obs_shape)
+    stack = frames_per_observation(config)
     needed = FrameReplay.bytes_needed(config.buffer_size, obs_shape, obs_dtype, stack)
     check_fits_in_ram(needed, f"a replay of {config.buffer_size} transitions")
     try:
@@ -423,5 +423,5 @@ def build_replay(config: TrainConfig, obs_shape: tuple[int, ...], obs_dtype, num
     check_replay(config, obs_shape, obs_dtype, num_envs)
     replay_kind, options = ((PrioritizedFrameReplay, {"alpha": config.priority_alpha})
                             if config.prioritized_replay else (FrameReplay, {}))
-    return replay_kind(config.buffer_size, obs_shape, obs_dtype, stack=frames_per_observation(config, obs_shape),
+    return replay_kind(config.buffer_size, obs_shape, obs_dtype, stack=frames_per_observation(config),
                        num_envs=num_envs, n_step=config.n_step, gamma=config.gamma, seed=config.seed, **options)

@@ -24,7 +24,7 @@ import torch
 from dqn.agent.learner import Learner, TrainingDiverged
 from dqn.agent.schedules import linear_decay
 from dqn.config import TrainConfig
-from dqn.envs.spaces import is_image
+from dqn.envs.registry import family_of
 from dqn.errors import UserError
 from dqn.machine.files import deferred_thread_write_errors, naming_the_file
 from dqn.machine.hardware import choose_runtime, resolve_threads
@@ -94,12 +94,10 @@ class TrainingLoop(ABC):
         seed_everything(cfg.seed)
         self.evaluator = Evaluator(cfg, self.run_dir)
         space = self.evaluator.env.observation_space  # the training envs' too: only rewards and lives differ
-        images = is_image(space.shape)
+        images = family_of(cfg.env_id).observation == "image"
         self.runtime = choose_runtime(cfg.device, cfg.precision, self.learner_threads(images),
                                       image_observations=images)
         torch.set_num_threads(self.runtime.torch_threads)
-        if cfg.augment_shift_px and not images:
-            raise UserError(f"augment_shift_px shifts images; {cfg.env_id} has observations of shape {space.shape}")
         self.learner = Learner(cfg, space.shape, int(self.evaluator.env.action_space.n), self.runtime)
         # last, after every check that fails fast: a distributed loop starts processes here
         self.actor, self.replay = self.start_acting(space)

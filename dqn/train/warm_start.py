@@ -16,12 +16,14 @@ from pathlib import Path
 
 from dqn.agent.registry import HEAD_KINDS
 from dqn.config import TrainConfig
+from dqn.envs.registry import cnn_of, family_of
 from dqn.errors import UserError
 from dqn.train import checkpoint
 
-# what makes two configs' networks the same function of the same observations; the head's own
-# options (atoms, support, quantile embedding) are added for the head both name
-NETWORK_FIELDS = ("env_id", "atari_preprocessing", "frame_stack", "cnn", "hidden_sizes", "head", "noisy")
+# what makes two configs' networks the same function of the same observations; the env family's options
+# that change the observations (Atari's frames) and the head's own (atoms, support, quantile embedding) are
+# added for the family and head both name
+NETWORK_FIELDS = ("env_id", "cnn", "hidden_sizes", "head", "noisy")
 
 
 @dataclass
@@ -91,9 +93,12 @@ def warm_start_config(warm: WarmStart, **overrides) -> TrainConfig:
 
 def check_same_network(warm: WarmStart, config: TrainConfig) -> None:
     """Refuse a config whose network or env differs from the source's, naming the first field that does."""
-    names = NETWORK_FIELDS + tuple(option.name for option in HEAD_KINDS[config.head].options)
+    names = (NETWORK_FIELDS + family_of(config.env_id).observation_options +
+             tuple(option.name for option in HEAD_KINDS[config.head].options))
     for name in names:
-        theirs, ours = getattr(warm.config, name), getattr(config, name)
+        # cnn 'auto' is the family's encoder: the same network as naming it
+        theirs, ours = ((cnn_of(warm.config), cnn_of(config)) if name == "cnn" else
+                        (getattr(warm.config, name), getattr(config, name)))
         if theirs != ours:
             flag = "--" + name.replace("_", "-")
             raise UserError(f"--init-from {warm.source}: its {name} is {theirs!r}, this run's is {ours!r} "

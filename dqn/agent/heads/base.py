@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 import torch.nn as nn
 
-from dqn.agent.registry import HEAD_KINDS, Option
+from dqn.agent.registry import HEAD_KINDS
+from dqn.options import Option
 
 if TYPE_CHECKING:
     from dqn.config import TrainConfig
