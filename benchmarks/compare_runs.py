@@ -32,7 +32,16 @@ REFERENCES = {
         "CleanRL DQN (published)": [(2_000_000, 100), (2_500_000, 160)],
         "CleanRL C51 (published)": [(2_000_000, 210), (2_500_000, 300)],
     },
+    # MinAtar's Breakout (one frame an agent step): the DQN curve of the MinAtar paper (Young and Tian 2019) as
+    # its repository's README draws it (img/learning_curves.gif, read off the figure to about 0.4): returns of
+    # the training episodes, averaged over 100 episodes and 30 seeds, the full action set of 6 actions
+    "minatar": {
+        "MinAtar paper's DQN (read off its figure)": [(250_000, 6.7), (500_000, 8.3), (1_000_000, 9.2),
+                                                      (1_500_000, 9.4), (2_000_000, 9.6), (3_000_000, 9.9),
+                                                      (4_000_000, 9.9), (5_000_000, 10.0)],
+    },
 }
+FRAMES_PER_STEP = {"cleanrl": 4, "minatar": 1}  # of the game each reference is on
 
 
 def logged_scores(run_dir: Path, column: str) -> list[dict]:
@@ -84,7 +93,7 @@ def snapshot_scores(run_dir: Path, protocol: str, games: int, seed: int, every: 
 
 
 def draw(curves: dict[str, list[dict]], references: dict[str, list[tuple[int, float]]], what: str,
-         png: Path) -> None:
+         png: Path, frames_per_step: int = 4) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,7 +105,7 @@ def draw(curves: dict[str, list[dict]], references: dict[str, list[tuple[int, fl
         by_minutes.plot([r["minutes"] for r in rows], [r["mean"] for r in rows], "o-", ms=3, label=label)
     for label, points in references.items():
         by_steps.plot(*zip(*points), "s--", alpha=0.6, label=label)
-    by_steps.set_xlabel("agent steps (4 frames each)")
+    by_steps.set_xlabel(f"agent steps ({frames_per_step} frame{'s' * (frames_per_step > 1)} each)")
     by_minutes.set_xlabel("wall-clock minutes (this machine)")
     for ax in (by_steps, by_minutes):
         ax.set_ylabel(what)
@@ -143,7 +152,7 @@ def main() -> None:
     if args.png:
         what = {"train_score": "mean score of the last 20 training games", "eval_mean": "the run's own evaluation",
                 None: f"mean score, {args.protocol} protocol"}[args.logged]
-        draw(curves, REFERENCES.get(args.reference, {}), what, args.png)
+        draw(curves, REFERENCES.get(args.reference, {}), what, args.png, FRAMES_PER_STEP.get(args.reference, 4))
         print(f"wrote {args.png}")
 
 

@@ -21,10 +21,14 @@ from dqn.evaluation.protocols import PROTOCOLS
 
 
 def evaluate_command(model_dir: str, report: dict) -> str:
-    """The `dqn evaluate` command that reproduces report."""
-    command = (f"dqn evaluate {model_dir} --protocol {report['protocol']} --games {report['games']} "
-               f"--seed {report['seed']}")
-    return command + " --homework" if "homework_score" in report else command
+    """The `dqn evaluate` command that reproduces report. With --homework, --seed seeds the games and the final
+    score alike; without it, the games take seed 0 and the final score the course's seed 9."""
+    command = f"dqn evaluate {model_dir} --protocol {report['protocol']} --games {report['games']}"
+    if "homework_score" not in report:
+        return command + f" --seed {report['seed']}"
+    if report.get("homework_seed", report["seed"]) == report["seed"]:
+        return command + f" --seed {report['seed']} --homework"
+    return command + " --homework"
 
 
 def metrics(model_dir: str, evaluation: dict) -> list[dict]:
@@ -39,7 +43,8 @@ def metrics(model_dir: str, evaluation: dict) -> list[dict]:
                       "value": f"{report['mean_score']:.2f} +/- {report['std_score']:.2f}"})
         if "homework_score" in report:
             found.append({"name": "the course's final score (30 one-life episodes, greedy, env seeded "
-                                  f"{report['seed']}, mean times 5): {evaluate_command(model_dir, report)}",
+                                  f"{report.get('homework_seed', report['seed'])}, mean times 5): "
+                                  f"{evaluate_command(model_dir, report)}",
                           "value": f"{report['homework_score']:.2f}"})
     return found
 

@@ -55,7 +55,7 @@ def test_act_names_the_shapes_it_takes(shape):
 def test_the_shipped_agent_plays_on_the_frames_it_was_trained_on():
     agent = load_agent(PRETRAINED)
     assert isinstance(agent, TrainedAgent) and not agent.training  # eval mode: noisy layers play their means
-    assert agent.path == PRETRAINED / "best.pt" and agent.trained_steps == 1_400_000
+    assert agent.path == PRETRAINED / "best.pt" and agent.trained_steps == 2_600_000
     for protocol in ("training", "noop", "sticky"):
         env = agent.make_env(protocol)
         obs, _ = env.reset(seed=0)

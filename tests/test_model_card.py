@@ -60,8 +60,8 @@ def test_a_model_folder_without_scores_is_one_line(tmp_path, capsys):
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
-# the shipped agent and the one it replaced, whose card was written the same way
-@pytest.mark.parametrize("model", ["breakout", "breakout-rainbow-650k"])
+# the shipped agent and the two before it, whose cards were written the same way
+@pytest.mark.parametrize("model", ["breakout", "breakout-rainbow-1.4m", "breakout-rainbow-650k"])
 def test_a_cards_metadata_is_its_measured_scores(model):
     if not (MODELS / model / "evaluation.json").is_file():
         pytest.skip(f"no models/{model}/evaluation.json")
@@ -78,3 +78,14 @@ def test_an_unknown_protocol_in_the_scores_is_one_line(tmp_path):
     (tmp_path / "evaluation.json").write_text(json.dumps({"greedy": report("greedy", [1.0], 0)}))
     with pytest.raises(SystemExit, match="unknown protocol 'greedy'"):
         model_card.main([str(tmp_path), "--name", "x"])
+
+
+def test_the_homework_command_keeps_the_courses_seed_when_the_games_took_seed_0():
+    """`dqn evaluate --homework` without --seed plays its games on seed 0 and the final score on seed 9: the
+    card's command must then leave --seed out, since --seed 0 would move the final score to seed 0 too."""
+    default = report("training", [1.0], 0, homework_score=42.0, homework_seed=9)
+    assert model_card.evaluate_command("m", default) == "dqn evaluate m --protocol training --games 1 --homework"
+    assert "env seeded 9" in model_card.metrics("m", {"training": default})[1]["name"]
+    seeded = report("training", [1.0], 4, homework_score=42.0, homework_seed=4)
+    expected = "dqn evaluate m --protocol training --games 1 --seed 4 --homework"
+    assert model_card.evaluate_command("m", seeded) == expected
