@@ -336,7 +336,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             overrides["num_actors"] = usable_cores()
         warm = None
         if args.init_from is not None:
-            from dqn.train.warm_start import check_same_network, read_warm_start, warm_start_config
+            from dqn.train.warm_start import read_warm_start, warm_start_config
 
             warm = read_warm_start(args.init_from)
         if warm is not None and args.preset is None:
@@ -345,9 +345,11 @@ def cmd_train(args: argparse.Namespace) -> None:
             name = args.preset or DEFAULT_PRESET
             config = preset_config(name, **overrides)
         check_env_id(config.env_id)  # before torch loads, and for --print-config too
-        if warm is not None:
-            check_same_network(warm, config)
         if args.print_config:
+            if warm is not None:
+                from dqn.train.warm_start import check_same_network
+
+                check_same_network(warm, config)  # a training run's entry point checks its own
             print(json.dumps(config.to_dict(), indent=2))
             return
         from dqn.train.entry import train

@@ -108,6 +108,9 @@ def test_a_source_of_another_network_or_env_is_refused_in_one_line(source, tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"its {field} is" in err and err.startswith("dqn: error: --init-from")
     assert not out.exists()
+    # the config such a run would train is refused alike
+    assert train("--init-from", source, "--print-config", *flags) == 2
+    assert f"its {field} is" in capsys.readouterr().err
 
 
 def test_a_missing_source_and_init_from_with_resume_are_refused(tmp_path, capsys):

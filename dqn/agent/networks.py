@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from dqn.agent.heads import HEADS
-from dqn.agent.heads.base import Dense, NetworkOutput
+from dqn.agent.heads.base import Dense, HeadOutput, NetworkOutput
 from dqn.agent.noisy import NoisyLinear
 
 
@@ -124,7 +124,7 @@ class QNetwork(nn.Module):
         kind = HEADS[head]
         self.head = kind.build(features, n_actions, kind.settings(head_options), dense)
 
-    def forward(self, obs: torch.Tensor, **head_inputs: torch.Tensor):
+    def forward(self, obs: torch.Tensor, **head_inputs: torch.Tensor) -> HeadOutput:
         if obs.dim() == 4:
             obs = obs.contiguous(memory_format=torch.channels_last)
         obs = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()

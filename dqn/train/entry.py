@@ -38,7 +38,11 @@ def make_trainer(config: TrainConfig, run_dir: Path, progress: bool = True, resu
 def train(config: TrainConfig, run_dir: Path, progress: bool = True,
           warm_start: WarmStart | None = None) -> TrainResult:
     """A new run of config in run_dir, which must be new or empty and is held while the run writes to it;
-    with warm_start, begun with the networks of its source (warm_start.py)."""
+    with warm_start, begun with the networks of its source (warm_start.py), which must be config's."""
+    if warm_start is not None:
+        from dqn.train.warm_start import check_same_network
+
+        check_same_network(warm_start, config)  # before the run folder is made
     with holding(run_dir, new_run=True):  # before anything slow (Ray's start): a taken folder fails at once
         trainer = make_trainer(config, run_dir, progress, warm_start=warm_start)
         if warm_start is not None:

@@ -35,7 +35,7 @@ from dqn.train.interrupts import stop_requests
 from dqn.train.metrics import METRIC_FIELDS, MetricsLog
 from dqn.train.plotting import save_training_curves
 from dqn.train.progress import TrainingBar
-from dqn.train.warm_start import WarmStart, check_same_network
+from dqn.train.warm_start import WarmStart
 
 if TYPE_CHECKING:
     from dqn.contracts import Actor, Replay
@@ -84,10 +84,9 @@ class TrainingLoop(ABC):
         """A new run in run_dir, or with resume_state (a checkpoint of this run) its continuation,
         or with start_over the run of run_dir again from step 0 (it has no checkpoint); a new run with
         warm_start begins with the networks of its source (warm_start.py). The entry points (entry.py)
-        hold the folder and check that a new run's is empty before they build a loop."""
+        hold the folder, check that a new run's is empty and that a warm start's network is this
+        config's before they build a loop."""
         self.config = cfg = config  # valid: a TrainConfig is checked as it is made
-        if warm_start is not None:
-            check_same_network(warm_start, cfg)
         self.run_dir = Path(run_dir)
         self.progress = progress
         reuse_freed_memory()

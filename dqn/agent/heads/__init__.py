@@ -6,11 +6,17 @@ on first use of HEADS."""
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from dqn.agent.registry import HEAD_KINDS
 
+if TYPE_CHECKING:
+    from dqn.agent.heads.base import Head
 
-def __getattr__(name: str):
+    HEADS: dict[str, Head]
+
+
+def __getattr__(name: str) -> dict[str, Head]:
     if name != "HEADS":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     implementations = {head.name: head for module in dict.fromkeys(kind.module for kind in HEAD_KINDS.values())

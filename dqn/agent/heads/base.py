@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 import torch
 import torch.nn as nn
@@ -26,20 +26,31 @@ if TYPE_CHECKING:
 Dense = Callable[[int, int], nn.Module]
 
 
+class HeadOutput(Protocol):
+    """What a network returns, whatever its head: Q-values, on which the agent acts; a head's own
+    output type (a NamedTuple) adds what its loss reads."""
+
+    @property
+    def q_values(self) -> torch.Tensor: ...  # (batch, n_actions)
+
+
 class NetworkOutput(NamedTuple):
-    """A network's output where its head gives Q-values alone; richer heads give a NamedTuple of
-    their own whose first field is q_values too."""
+    """A network's output where its head gives Q-values alone."""
 
     q_values: torch.Tensor  # (batch, n_actions)
+
+
+Output = TypeVar("Output", bound=HeadOutput)  # the output type of one kind of head
 
 
 # what a network is asked for in a TD update, and when acting; a head may feed each its own inputs
 ROLES = ("online", "target", "select", "act")
 
 
-class Head:
-    """One kind of head. Subclasses set name (its entry in registry.HEAD_KINDS) and define build and
-    loss; the rest have defaults for a head that takes no extra inputs."""
+class Head(Generic[Output]):
+    """One kind of head, whose network returns Output. Subclasses set name (its entry in
+    registry.HEAD_KINDS) and define build, loss and weights; the rest have defaults for a head that
+    takes no extra inputs."""
 
     name: str
 
@@ -48,7 +59,7 @@ class Head:
         """Its config options, as the registry declares them."""
         return HEAD_KINDS[self.name].options
 
-    def build(self, in_features: int, n_actions: int, options, dense: Dense) -> nn.Module:
+    def build(self, in_features: int, n_actions: int, options: SimpleNamespace, dense: Dense) -> nn.Module:
         """The head module: features (batch, in_features), plus the inputs of `inputs`, to an
         output whose first field is q_values (a bare Q-value tensor is read as such). options are
         the head's own, as `settings` gives them."""
@@ -62,8 +73,8 @@ class Head:
             raise ValueError(f"the {self.name} head has no options {sorted(unknown)}")
         return SimpleNamespace(**{option.name: values.get(option.name, option.default) for option in self.options})
 
-    def loss(self, outputs, next_target, next_online, actions: torch.Tensor, returns: torch.Tensor,
-             discounts: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss(self, outputs: Output, next_target: Output, next_online: Output | None, actions: torch.Tensor,
+             returns: torch.Tensor, discounts: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
         """Each sample's loss (the learner averages it, times importance weights) and its new
         priority, from the online network's outputs on s, the target network's on s' and, with
         Double DQN, the online network's on s' (None without). returns and discounts are the
@@ -84,7 +95,7 @@ class Head:
         return f"a {self.name} head"
 
     def outputs(self, online: nn.Module, target: nn.Module, obs: torch.Tensor, next_obs: torch.Tensor,
-                config: TrainConfig, generator: torch.Generator | None = None):
+                config: TrainConfig, generator: torch.Generator | None = None) -> tuple[Output, Output, Output | None]:
         """What loss takes as its first three arguments: the online network's outputs on s (with
         gradients), the target network's on s' and, with Double DQN, the online network's on s'."""
         batch = len(obs)

@@ -7,7 +7,8 @@ Shapes: logits are (batch, n_actions, n_atoms); probabilities of one action are 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -15,8 +16,12 @@ import torch.nn.functional as F
 
 from dqn.agent.heads.base import Dense, Head, dense_weights
 
+if TYPE_CHECKING:
+    from dqn.config import TrainConfig
 
-def atom_support(v_min: float, v_max: float, n_atoms: int = 51, device=None) -> torch.Tensor:
+
+def atom_support(v_min: float, v_max: float, n_atoms: int = 51,
+                 device: torch.device | None = None) -> torch.Tensor:
     """The n_atoms returns z_0 = v_min < ... < z_{n-1} = v_max, evenly spaced."""
     if not v_min < v_max or n_atoms < 2:
         raise ValueError(f"need v_min < v_max and n_atoms >= 2, got {v_min}, {v_max}, {n_atoms}")
@@ -121,14 +126,16 @@ class C51DuelingModule(C51Module):
         return self.value(features).unsqueeze(1) + advantage - advantage.mean(dim=1, keepdim=True)
 
 
-class C51Head(Head):
+class C51Head(Head[C51Output]):
     name = "c51"
-    module = C51Module
+    module: type[C51Module] = C51Module
 
-    def build(self, in_features, n_actions, config, dense) -> nn.Module:
-        return self.module(in_features, n_actions, config.n_atoms, config.v_min, config.v_max, dense)
+    def build(self, in_features: int, n_actions: int, options: SimpleNamespace, dense: Dense) -> nn.Module:
+        return self.module(in_features, n_actions, options.n_atoms, options.v_min, options.v_max, dense)
 
-    def loss(self, outputs, next_target, next_online, actions, returns, discounts, config):
+    def loss(self, outputs: C51Output, next_target: C51Output, next_online: C51Output | None,
+             actions: torch.Tensor, returns: torch.Tensor, discounts: torch.Tensor,
+             config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
         """Each sample's cross-entropy against its projected target distribution (c51_targets, the
         distributional td_targets), and that cross-entropy again as its new priority, as in Rainbow.
         config.loss, a loss of TD errors, has no say over a cross-entropy."""
@@ -138,10 +145,10 @@ class C51Head(Head):
         losses = c51_loss(outputs.logits, actions, targets)
         return losses, losses.detach()
 
-    def weights(self, in_features, n_actions, config) -> int:
+    def weights(self, in_features: int, n_actions: int, config: TrainConfig) -> int:
         return dense_weights(config, (in_features, n_actions * config.n_atoms))
 
-    def describe(self, config) -> str:
+    def describe(self, config: TrainConfig) -> str:
         return f"a {self.name} head of {config.n_atoms} atoms"
 
 
@@ -149,7 +156,7 @@ class C51DuelingHead(C51Head):
     name = "c51-dueling"
     module = C51DuelingModule
 
-    def weights(self, in_features, n_actions, config) -> int:
+    def weights(self, in_features: int, n_actions: int, config: TrainConfig) -> int:
         return super().weights(in_features, n_actions, config) + dense_weights(config, (in_features, config.n_atoms))
 
 

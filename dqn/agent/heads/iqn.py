@@ -17,13 +17,17 @@ passes no fractions, averages K evenly spaced ones: the same Q-values every time
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from dqn.agent.heads.base import Dense, Head, dense_weights
+
+if TYPE_CHECKING:
+    from dqn.config import TrainConfig
 
 
 class QuantileOutput(NamedTuple):
@@ -32,12 +36,14 @@ class QuantileOutput(NamedTuple):
     taus: torch.Tensor  # (batch, n_fractions)
 
 
-def evenly_spaced_fractions(batch_size: int, n: int, device=None) -> torch.Tensor:
+def evenly_spaced_fractions(batch_size: int, n: int, device: torch.device | None = None) -> torch.Tensor:
     """(i + 0.5) / n for i = 0 .. n - 1, for each row: the midpoints of n equal slices of (0, 1)."""
     return ((torch.arange(n, device=device) + 0.5) / n).expand(batch_size, n)
 
 
 class IQNModule(nn.Module):
+    frequencies: torch.Tensor  # (embedding_dim,), a buffer
+
     def __init__(self, in_features: int, n_actions: int, embedding_dim: int, eval_fractions: int, dense: Dense):
         super().__init__()
         self.eval_fractions = eval_fractions
@@ -66,17 +72,20 @@ def quantile_huber_loss(quantiles: torch.Tensor, taus: torch.Tensor, targets: to
     return (weight * huber / kappa).mean(dim=2).sum(dim=1)
 
 
-class IQNHead(Head):
+class IQNHead(Head[QuantileOutput]):
     name = "iqn"
 
-    def build(self, in_features, n_actions, config, dense) -> nn.Module:
-        return IQNModule(in_features, n_actions, config.iqn_embedding_dim, config.iqn_action_samples, dense)
+    def build(self, in_features: int, n_actions: int, options: SimpleNamespace, dense: Dense) -> nn.Module:
+        return IQNModule(in_features, n_actions, options.iqn_embedding_dim, options.iqn_action_samples, dense)
 
-    def inputs(self, role, batch_size, config, generator) -> dict[str, torch.Tensor]:
+    def inputs(self, role: str, batch_size: int, config: TrainConfig,
+               generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         n = config.iqn_quantile_samples if role in ("online", "target") else config.iqn_action_samples
         return {"taus": torch.rand(batch_size, n, generator=generator)}
 
-    def loss(self, outputs, next_target, next_online, actions, returns, discounts, config):
+    def loss(self, outputs: QuantileOutput, next_target: QuantileOutput, next_online: QuantileOutput | None,
+             actions: torch.Tensor, returns: torch.Tensor, discounts: torch.Tensor,
+             config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
         """The quantile Huber loss of the taken actions' quantiles against returns + discounts times
         the target network's quantiles of the next action, picked by the online network's mean over
         K fractions with Double DQN, else by the target network's over its N'. Priority: the loss."""
@@ -88,10 +97,10 @@ class IQNHead(Head):
         losses = quantile_huber_loss(outputs.quantiles[rows, :, actions.long()], outputs.taus, targets)
         return losses, losses.detach()
 
-    def weights(self, in_features, n_actions, config) -> int:
+    def weights(self, in_features: int, n_actions: int, config: TrainConfig) -> int:
         return config.iqn_embedding_dim * in_features + dense_weights(config, (in_features, n_actions))
 
-    def describe(self, config) -> str:
+    def describe(self, config: TrainConfig) -> str:
         return f"an iqn head of {config.iqn_embedding_dim} cosines"
 
 
