@@ -167,12 +167,9 @@ def option_groups(parser: argparse.ArgumentParser) -> dict[str, argparse._Argume
     for family in FAMILY_KINDS.values():
         for option in family.options:
             owners.setdefault(option.name, []).append(f"{family.name} envs")
-    groups: dict[str, argparse._ArgumentGroup] = {}
-    by_title: dict[str, argparse._ArgumentGroup] = {}
-    for name, kinds in owners.items():
-        title = "options of " + " and ".join(kinds)
-        groups[name] = by_title.get(title) or by_title.setdefault(title, parser.add_argument_group(title))
-    return groups
+    titles = {name: "options of " + " and ".join(kinds) for name, kinds in owners.items()}
+    groups = {title: parser.add_argument_group(title) for title in dict.fromkeys(titles.values())}  # in order
+    return {name: groups[title] for name, title in titles.items()}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
