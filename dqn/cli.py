@@ -302,7 +302,7 @@ def _chosen_protocol(args: argparse.Namespace) -> Protocol:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.envs.registry import check_env_id
+    from dqn.envs.registry import check_env_id, foreign_options, settings_misfit
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
@@ -342,6 +342,9 @@ def cmd_train(args: argparse.Namespace) -> None:
             name = args.preset or DEFAULT_PRESET
             config = preset_config(name, **overrides)
         check_env_id(config.env_id)  # before torch loads, and for --print-config too
+        foreign = foreign_options(config.env_id, overrides)  # flags given that this env would ignore
+        if foreign:
+            raise UserError(f"{flag_name(foreign[0])} {settings_misfit(config.env_id, foreign)}")
         if args.print_config:
             if warm is not None:
                 from dqn.train.warm_start import check_same_network
@@ -378,17 +381,14 @@ def load_agent_and_env(path: Path, render_mode: str | None = None, protocol: str
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from dqn.envs.registry import settings_misfit
     from dqn.evaluation.games import HOMEWORK_LIVES
     from dqn.evaluation.progress import GamesBar
-    from dqn.evaluation.protocols import homework_final_score, play_by_protocol
-    from dqn.evaluation.registry import HOMEWORK_SETTINGS
+    from dqn.evaluation.protocols import homework_config, homework_final_score, play_by_protocol
 
     agent, env = load_agent_and_env(args.path, protocol=args.protocol, torch_threads=args.torch_threads)
     config = agent.config
-    misfit = settings_misfit(config.env_id, HOMEWORK_SETTINGS)
-    if args.homework and misfit:
-        raise UserError(f"--homework, the course's final score, {misfit}")
+    if args.homework:
+        homework_config(config)  # refused before the games, not after
     protocol = _chosen_protocol(args)
     shown = not (args.quiet or args.json)
     seed = GAMES_SEED if args.seed is None else args.seed

@@ -199,6 +199,9 @@ class CommonConfig:
             for option in kind.options:  # an option that is off unless set, set for another family's env
                 if kind is not family and option.default is None and getattr(self, option.name) is not None:
                     fail(f"is for {kind.name} envs; {self.env_id} is a {family.name} env", option.name, got=False)
+        if family.cnns is not None and self.cnn not in ("auto", *family.cnns):
+            fail(f"must be 'auto' or one of {', '.join(family.cnns)} for {family.name} envs: the others need larger "
+                 "frames", "cnn")
         if self.augment_shift_px and family.observation != "image":
             fail(f"shifts images; {self.env_id} has {family.observation} observations", "augment_shift_px", got=False)
         if self.loss not in ("mse", "huber"):

@@ -17,6 +17,7 @@ from dqn.envs.factory import make_env
 from dqn.envs.families.atari import ATARI_PREPROCESSING
 from dqn.envs.registry import ATARI_PREPROCESSINGS, FAMILY_KINDS, cnn_of, family_of, register_minatar_envs
 from dqn.errors import ConfigError, UserError
+from dqn.train.loading import load_agent
 
 MINATAR = preset_config("minatar")
 
@@ -52,12 +53,20 @@ def test_cnn_auto_is_the_familys_encoder(env_id, cnn, expected):
     (dict(env_id="MinAtar/Breakout-v1", eval_protocol="sticky"),
      "eval_protocol 'sticky' is for atari envs; MinAtar/Breakout-v1 is a minatar env"),
     (dict(env_id="CartPole-v1", augment_shift_px=4), "augment_shift_px shifts images; CartPole-v1 has vector"),
+    (dict(env_id="MinAtar/Breakout-v1", cnn="nature"), "cnn must be 'auto' or one of minatar, impala for minatar"),
     (dict(frame_stack=0), "frame_stack must be positive, got 0"),
     (dict(atari_preprocessing="huge"), "atari_preprocessing must be 'homework' or 'nature', got 'huge'"),
 ])
 def test_a_familys_settings_are_refused_elsewhere(changes, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         TrainConfig(**changes)
+
+
+@pytest.mark.parametrize("flags, flag", [(["--frame-stack", "2"], "--frame-stack"),
+                                        (["--no-clip-rewards"], "--clip-rewards")])
+def test_an_atari_flag_given_for_another_env_is_refused_in_one_line(flags, flag):
+    assert_one_line_error(dqn("train", "--preset", "cartpole", *flags, "--print-config"),
+                          f"{flag} is for atari envs; CartPole-v1 is a vector env")
 
 
 def test_minatar_frames_are_its_state_channels_first_as_bytes():
@@ -107,4 +116,6 @@ def test_minatar_trains_and_evaluates_from_the_command_line(tmp_path):
     assert_one_line_error(dqn("evaluate", run, "--protocol", "noop"),
                           "the noop protocol is for atari envs; MinAtar/Breakout-v1 is a minatar env")
     assert_one_line_error(dqn("evaluate", run, "--homework"),
-                          "--homework, the course's final score, is for atari envs")
+                          "the course's final score (--homework) is for atari envs")
+    with pytest.raises(UserError, match="final score .* is for atari envs"):  # the library refuses it alike
+        load_agent(run).homework_score()

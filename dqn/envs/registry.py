@@ -40,6 +40,7 @@ class FamilyKind:
     register: Callable[[str], bool] = lambda env_id: False
     stacked_frames: Callable[[Any], int] = lambda config: 1  # frames of time an observation stacks
     observation_options: tuple[str, ...] = ()  # the options that change what the network sees
+    cnns: tuple[str, ...] | None = None  # image families: the encoders its frames are large enough for; None: all
 
     def option_names(self) -> frozenset[str]:
         return frozenset(option.name for option in self.options)
@@ -98,7 +99,7 @@ def register_minatar_envs(env_id: str) -> bool:
         from minatar.gym import register_envs
     except ImportError:
         raise UserError(f"{env_id!r} needs MinAtar (GPL-3.0): pip install -e '.[minatar]'") from None
-    if env_id not in gym.registry:
+    if not any(known.startswith("MinAtar/") for known in gym.registry):
         register_envs()
     return True
 
@@ -108,9 +109,10 @@ FAMILY_KINDS: dict[str, FamilyKind] = {kind.name: kind for kind in (
                "atari", is_atari, "image", "nature", ATARI_OPTIONS, check_atari, register_atari_envs,
                stacked_frames=lambda config: config.frame_stack,
                observation_options=("atari_preprocessing", "frame_stack")),
+    # the Nature and NIPS CNNs' 8x8 convolution of stride 4 leaves 10x10 frames too small for the next one
     FamilyKind("minatar", "MinAtar's games (MinAtar/*-v1, Young and Tian 2019): 10x10 images of a channel an "
                           "object kind, sticky actions 0.1", "minatar", is_minatar, "image", "minatar",
-               register=register_minatar_envs),
+               cnns=("minatar", "impala"), register=register_minatar_envs),
     # last: it takes every id the others do not
     FamilyKind("vector", "gymnasium's envs of vector observations and discrete actions, such as CartPole-v1",
                "vector", lambda env_id: True, "vector"),
@@ -130,15 +132,20 @@ def cnn_of(config) -> str | None:
     return family.cnn if config.cnn == "auto" else config.cnn
 
 
+def foreign_options(env_id: str, names: Iterable[str]) -> list[str]:
+    """Those of names (config fields) that are options of another env family than env_id's."""
+    every = frozenset().union(*(kind.option_names() for kind in FAMILY_KINDS.values()))
+    return sorted((set(names) & every) - family_of(env_id).option_names())
+
+
 def settings_misfit(env_id: str, settings: Iterable[str]) -> str | None:
-    """None if settings (config fields, such as an evaluation protocol's) are options of env_id's family,
-    else why not: "is for atari envs; CartPole-v1 is a vector env"."""
-    family = family_of(env_id)
-    foreign = sorted(set(settings) - family.option_names())
+    """None if no one of settings (config fields, such as an evaluation protocol's) is an option of another env
+    family than env_id's, else why: "is for atari envs; CartPole-v1 is a vector env"."""
+    foreign = foreign_options(env_id, settings)
     if not foreign:
         return None
     owner = next(kind.name for kind in FAMILY_KINDS.values() if foreign[0] in kind.option_names())
-    return f"is for {owner} envs; {env_id} is a {family.name} env"
+    return f"is for {owner} envs; {env_id} is a {family_of(env_id).name} env"
 
 
 def check_env_id(env_id: str) -> None:

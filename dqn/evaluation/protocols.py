@@ -29,7 +29,8 @@ def protocol_config(config: TrainConfig, name: str) -> TrainConfig:
     misfit = settings_misfit(config.env_id, protocol.settings)
     if misfit:
         raise UserError(f"the {name} protocol {misfit}")
-    return dataclasses.replace(config, **protocol.settings)
+    # replace() checks the config anew: only for a config that changes
+    return dataclasses.replace(config, **protocol.settings) if protocol.settings else config
 
 
 def protocol_env(config: TrainConfig, name: str, render_mode: str | None = None) -> gym.Env:
@@ -56,6 +57,15 @@ def play_by_protocol(env, agent: SeedableAgent, protocol: Protocol, n_games: int
                          full_games=True, on_step=on_step, on_game=on_game)
 
 
+def homework_config(config: TrainConfig) -> TrainConfig:
+    """config with the settings of the course's final score; UserError if config's env family has none (it
+    scores Atari lives)."""
+    misfit = settings_misfit(config.env_id, HOMEWORK_SETTINGS)
+    if misfit:
+        raise UserError(f"the course's final score (--homework) {misfit}")
+    return dataclasses.replace(config, **HOMEWORK_SETTINGS)
+
+
 def homework_final_score(agent: PlayingAgent, config: TrainConfig, seed: int = HOMEWORK_SEED, on_step=None,
                          on_game=None) -> tuple[float, list[float]]:
     """The course's final score of agent (games.homework_score) and its one-life scores, played in
@@ -63,7 +73,7 @@ def homework_final_score(agent: PlayingAgent, config: TrainConfig, seed: int = H
     on_step and on_game (a life's) as games.play_episodes's."""
     from dqn.envs.factory import make_env
 
-    env = make_env(dataclasses.replace(config, **HOMEWORK_SETTINGS), evaluation=True)
+    env = make_env(homework_config(config), evaluation=True)
     try:
         return homework_score(env, agent, seed=seed, on_step=on_step, on_game=on_game)
     finally:

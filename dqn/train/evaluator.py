@@ -6,6 +6,7 @@ the stop score is reached. A loop (dqn/train/loop.py) says when, and hands over 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,9 @@ import numpy as np
 from dqn.config import TrainConfig
 from dqn.evaluation.protocols import PROTOCOLS, play_by_protocol, protocol_env
 from dqn.train import checkpoint
+
+if typing.TYPE_CHECKING:
+    from dqn.agent.policy import DQNAgent
 
 # Evaluation games get seeds of their own, apart from the training envs' seed + 0 .. num_envs - 1.
 EVAL_SEED_OFFSET = 10_000
@@ -28,7 +32,7 @@ class Evaluator:
         self.env = protocol_env(config, config.eval_protocol)
         self.best_eval: float | None = None
 
-    def play(self, network) -> list[float]:
+    def play(self, network: DQNAgent) -> list[float]:
         """The scores of eval_games whole games of network by the run's protocol, seeded alike at every
         evaluation (the games' resets and the protocol's random actions)."""
         cfg = self.config
@@ -38,7 +42,7 @@ class Evaluator:
         finally:
             network.train()
 
-    def evaluate_into(self, row: dict, network, model: dict) -> bool:
+    def evaluate_into(self, row: dict, network: DQNAgent, model: dict) -> bool:
         """Play network, add the scores to row, save model (what loading.load_agent reads, of agent step
         model["step"]) as a snapshot and, when it scores best, as best.pt; returns whether the stop
         score is reached."""

@@ -33,7 +33,6 @@ class MinAtarFrames(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.moveaxis(observation, -1, 0), dtype=np.uint8) * np.uint8(255)
 
-
     def render(self) -> np.ndarray | None:
         """MinAtar's rgb_array frame (10x10 floats in [0, 1]) as uint8 pixels, each cell a square of
         RENDER_CELL_PX: a size video encoders take and people can see."""
