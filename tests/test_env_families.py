@@ -6,6 +6,7 @@ import json
 import sys
 from importlib import import_module
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch.nn as nn
@@ -119,3 +120,21 @@ def test_minatar_trains_and_evaluates_from_the_command_line(tmp_path):
                           "the course's final score (--homework) is for atari envs")
     with pytest.raises(UserError, match="final score .* is for atari envs"):  # the library refuses it alike
         load_agent(run).homework_score()
+
+
+class ImageToy(gym.Env):
+    """An env of images that no env family makes."""
+
+    observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+
+def test_an_image_env_of_no_family_is_refused_in_one_line():
+    if "ImageToy-v0" not in gym.registry:
+        gym.register("ImageToy-v0", entry_point=ImageToy)
+    with pytest.raises(UserError, match=r"shape \(8, 8, 3\); images train only as the env families that make "
+                                        r"them \(atari and minatar\) do"):
+        make_env(preset_config("cartpole", env_id="ImageToy-v0"))

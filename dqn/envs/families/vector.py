@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from dqn.envs.registry import gym_make
+from dqn.envs.registry import FAMILY_KINDS, gym_make
 from dqn.errors import UserError
 
 
@@ -17,6 +17,7 @@ def make_env(config, *, evaluation: bool = False, render_mode: str | None = None
         raise UserError(f"env {env_id!r} has action space {env.action_space}; DQN needs a discrete one")
     if len(env.observation_space.shape or ()) != 1:
         env.close()
-        raise UserError(f"env {env_id!r} has observations of shape {env.observation_space.shape}; "
-                        "only vector observations, Atari screens and MinAtar's images are supported")
+        image_families = " and ".join(name for name, kind in FAMILY_KINDS.items() if kind.observation == "image")
+        raise UserError(f"env {env_id!r} has observations of shape {env.observation_space.shape}; images train "
+                        f"only as the env families that make them ({image_families}) do")
     return gym.wrappers.RecordEpisodeStatistics(env)
