@@ -302,7 +302,7 @@ def _chosen_protocol(args: argparse.Namespace) -> Protocol:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dqn.envs.registry import check_env_id, foreign_options, settings_misfit
+    from dqn.envs.registry import check_env_id, foreign_options, option_misfit
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
@@ -344,7 +344,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         check_env_id(config.env_id)  # before torch loads, and for --print-config too
         foreign = foreign_options(config.env_id, overrides)  # flags given that this env would ignore
         if foreign:
-            raise UserError(f"{flag_name(foreign[0])} {settings_misfit(config.env_id, foreign)}")
+            raise UserError(f"{flag_name(foreign[0])} {option_misfit(config.env_id, foreign[0])}")
         if args.print_config:
             if warm is not None:
                 from dqn.train.warm_start import check_same_network

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 
 from dqn.agent.registry import CNN_ENCODER_NAMES, HEAD_KINDS, PAPER_SIGMA0
-from dqn.envs.registry import FAMILY_KINDS, family_of, settings_misfit
+from dqn.envs.registry import FAMILY_KINDS, family_of, foreign_options, option_misfit, settings_misfit
 from dqn.errors import ConfigError, UserError
 from dqn.evaluation.registry import PROTOCOLS
 from dqn.machine.files import write_atomic
@@ -196,9 +196,12 @@ class CommonConfig:
         family = family_of(self.env_id)
         for kind in FAMILY_KINDS.values():  # each family's options hold valid values, whichever the env
             kind.check(self)
-            for option in kind.options:  # an option that is off unless set, set for another family's env
-                if kind is not family and option.default is None and getattr(self, option.name) is not None:
-                    fail(f"is for {kind.name} envs; {self.env_id} is a {family.name} env", option.name, got=False)
+        # an option that is off unless set, set for another family's env
+        set_options = [option.name for kind in FAMILY_KINDS.values() for option in kind.options
+                       if option.default is None and getattr(self, option.name) is not None]
+        foreign = foreign_options(self.env_id, set_options)
+        if foreign:
+            fail(option_misfit(self.env_id, foreign[0]), foreign[0], got=False)
         if family.cnns is not None and self.cnn not in ("auto", *family.cnns):
             fail(f"must be 'auto' or one of {', '.join(family.cnns)} for {family.name} envs: the others need larger "
                  "frames", "cnn")

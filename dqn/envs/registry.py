@@ -138,14 +138,17 @@ def foreign_options(env_id: str, names: Iterable[str]) -> list[str]:
     return sorted((set(names) & every) - family_of(env_id).option_names())
 
 
+def option_misfit(env_id: str, option: str) -> str:
+    """Why option, one of foreign_options, does not fit env_id: "is for atari envs; CartPole-v1 is a vector env"."""
+    owner = next(kind.name for kind in FAMILY_KINDS.values() if option in kind.option_names())
+    return f"is for {owner} envs; {env_id} is a {family_of(env_id).name} env"
+
+
 def settings_misfit(env_id: str, settings: Iterable[str]) -> str | None:
     """None if no one of settings (config fields, such as an evaluation protocol's) is an option of another env
-    family than env_id's, else why: "is for atari envs; CartPole-v1 is a vector env"."""
+    family than env_id's, else why (option_misfit)."""
     foreign = foreign_options(env_id, settings)
-    if not foreign:
-        return None
-    owner = next(kind.name for kind in FAMILY_KINDS.values() if foreign[0] in kind.option_names())
-    return f"is for {owner} envs; {env_id} is a {family_of(env_id).name} env"
+    return option_misfit(env_id, foreign[0]) if foreign else None
 
 
 def check_env_id(env_id: str) -> None:
