@@ -28,7 +28,7 @@ from dqn.config import MAX_TORCH_THREADS, PRESETS, RESUME_OVERRIDES, TrainConfig
 from dqn.envs.registry import FAMILY_KINDS
 from dqn.errors import ConfigError, UserError
 from dqn.evaluation.protocols import HOMEWORK_SEED, PROTOCOLS, Protocol
-from dqn.train.interrupts import Interrupted, interruptible
+from dqn.machine.interrupts import Interrupted, interruptible
 
 # other spellings of config flags: Ray's own word for where a cluster is (`ray start --address`)
 FLAG_ALIASES = {"ray_address": ("--address",)}

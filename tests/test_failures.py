@@ -20,8 +20,9 @@ from conftest import dqn, saved_step
 from dqn import cli
 from dqn.config import preset_config
 from dqn.errors import UserError
+from dqn.evaluation.recording import record_game
+from dqn.machine.interrupts import Interrupted, interruptible
 from dqn.train.entry import resume
-from dqn.train.interrupts import Interrupted, interruptible
 from dqn.train.loop import WriteFailed
 from dqn.train.single import Trainer
 
@@ -143,6 +144,8 @@ def test_a_folder_removed_during_the_run(tmp_path, removed):
     run = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "dqn", "train", "--preset", "cartpole", "--out", str(run),
                                 "--total-steps", "100000", "--stop-score", "1e9", "--log-freq-steps", "100",
+                                # no evaluation or checkpoint to come: the next write is TensorBoard's
+                                "--eval-freq-steps", "100000", "--checkpoint-freq-steps", "100000",
                                 "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = run / "metrics.csv"
     wait_for(lambda: metrics.is_file() and metrics.read_text().count("\n") >= 3, process)
@@ -265,6 +268,29 @@ def test_sigterm_during_a_recording_removes_the_unfinished_video(cartpole_run, t
     assert len(stdout.splitlines()) == len(finished) < 30  # each one printed is whole
     for video in finished:
         assert imageio_ffmpeg.count_frames_and_secs(str(video))[0] > 0
+
+
+def test_a_stop_while_ffmpeg_starts_leaves_no_video_and_no_ffmpeg(cartpole_run, tmp_path, monkeypatch):
+    started = []
+    popen = subprocess.Popen
+
+    def popen_then_stop(command, **kwargs):
+        started.append(popen(command, **kwargs))
+        if "libx264" in command:  # the encoder's ffmpeg: the stop comes before the recording holds it
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))  # Python code: where the handler would run
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_stop)
+    agent, env = cli.load_agent_and_env(cartpole_run, render_mode="rgb_array")
+    try:
+        with pytest.raises(Interrupted), interruptible():
+            record_game(agent, env, tmp_path / "game.mp4")
+        assert started[-1].returncode == -signal.SIGKILL  # killed by the recording's cleanup, not left writing
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        started[-1].kill()
+        started[-1].wait()
 
 
 def test_a_full_disk_during_a_recording_is_one_line_and_no_file(cartpole_run, tmp_path, capsys):

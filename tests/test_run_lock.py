@@ -4,6 +4,8 @@ processes: the holder trains in one, each second writer is another."""
 
 import csv
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,9 +15,10 @@ import pytest
 import torch
 from conftest import dqn
 
+from dqn.train.metrics import METRIC_FIELDS
 from dqn.train.run_lock import LOCK_FILE
 
-HOLDER_FLAGS = ["--preset", "cartpole", "--seed", "4", "--total-steps", "4000", "--stop-score", "1e9",
+HOLDER_FLAGS = ["--preset", "cartpole", "--seed", "4", "--total-steps", "1000000", "--stop-score", "1e9",
                 "--log-freq-steps", "100", "--quiet"]
 
 # `dqn ARGS` that prints how long cli.main took, and whether it imported Ray: the refusal is timed from
@@ -73,16 +76,31 @@ def assert_refused(run, holder, *args):
     assert float(seconds) < 2 and imported_ray == "False"
 
 
+def logged_steps(run) -> list[int]:
+    """The step of each whole row of the run's metrics.csv (one being written may be cut short)."""
+    try:
+        with open(run / "metrics.csv") as f:
+            return [int(row["step"]) for row in csv.DictReader(f) if row.get(METRIC_FIELDS[-1])]
+    except FileNotFoundError:
+        return []
+
+
 def assert_ends_as_its_own_run(holder, run):
-    """The holder trains to its end, alone in its folder: one row per step, its config in the checkpoint."""
+    """The holder, stopped with Ctrl-C once the refusals are done (so that it is still training during them,
+    however slow the machine), ends alone in its folder: one row per step, its config in its checkpoint."""
     assert holder.poll() is None  # the refusals came while it trained
+    deadline = time.time() + 120
+    while logged_steps(run)[-1:] < [1000]:  # in its training loop, where Ctrl-C stops with a checkpoint
+        assert time.time() < deadline and holder.poll() is None, holder.communicate()
+        time.sleep(0.1)
+    holder.send_signal(signal.SIGINT)
     out, err = holder.communicate(timeout=300)
-    assert holder.returncode == 0 and "trained 4000 agent steps" in out, err
-    with open(run / "metrics.csv") as f:
-        steps = [int(row["step"]) for row in csv.DictReader(f)]
-    assert steps == sorted(set(steps)) and steps[-1] == 4000
+    stopped_at = re.search(r"SIGINT: interrupted at agent step (\d+);", err)
+    assert holder.returncode == 0 and stopped_at and f"trained {stopped_at[1]} agent steps" in out, err
+    steps = logged_steps(run)
+    assert steps == sorted(set(steps)) and steps[-1] <= int(stopped_at[1])
     state = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert state["step"] == 4000 and state["config"]["seed"] == 4
+    assert state["step"] == int(stopped_at[1]) and state["config"]["seed"] == 4
 
 
 def test_a_new_run_holds_its_folder_against_a_resume_and_a_new_run_but_not_a_reader(tmp_path, start_holder):
@@ -99,7 +117,7 @@ def test_a_resumed_run_holds_its_folder_against_another_resume(tmp_path, start_h
     run = tmp_path / "run"
     first = dqn("train", "--out", run, *HOLDER_FLAGS, "--total-steps", "500")
     assert first.returncode == 0, first.stderr
-    holder = start_holder(run, "--resume", run, "--total-steps", "4000", "--quiet")
+    holder = start_holder(run, "--resume", run, "--total-steps", "1000000", "--quiet")
     assert_refused(run, holder, "--resume", run, "--total-steps", "5000")
     assert_ends_as_its_own_run(holder, run)
 

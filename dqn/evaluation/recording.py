@@ -15,6 +15,7 @@ import numpy as np
 
 from dqn.evaluation.games import play_episodes
 from dqn.evaluation.registry import FULL_GAME_STEPS
+from dqn.machine.interrupts import stops_held
 
 if TYPE_CHECKING:
     from dqn.contracts import PlayingAgent
@@ -83,7 +84,8 @@ def record_game(agent: PlayingAgent, env, path: Path, seed: int | None = None, t
         frame = _annotate(env.render(), scale, f"score {score:.0f}   step {step}")
         if encoder is None:
             height, width = frame.shape[:2]
-            encoder = Mp4Encoder(partial, width, height, fps)
+            with stops_held():  # a stop between ffmpeg's start and this line would leave it writing, unknown to us
+                encoder = Mp4Encoder(partial, width, height, fps)
         encoder.write(frame)
         if on_step is not None:
             on_step(score, step)

@@ -1,2 +1,2 @@
-"""The machine: what it computes fast (device, precision, threads), its RAM and disk, and writing files so
-that a kill never leaves half of one."""
+"""The machine: what it computes fast (device, precision, threads), its RAM and disk, writing files so that a
+kill never leaves half of one, and Ctrl-C and SIGTERM as clean stops."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dqn.config import TrainConfig, preset_config
 from dqn.errors import UserError
-from dqn.train.interrupts import Interrupted
+from dqn.machine.interrupts import Interrupted
 from dqn.train.single import Trainer
 
 WARMUP_STEPS = 1_000

@@ -28,10 +28,10 @@ from dqn.envs.registry import family_of
 from dqn.errors import UserError
 from dqn.machine.files import deferred_thread_write_errors, naming_the_file
 from dqn.machine.hardware import choose_runtime, resolve_threads
+from dqn.machine.interrupts import stop_requests
 from dqn.machine.system import is_enough_ram, reuse_freed_memory, size_text
 from dqn.train.checkpointer import Checkpointer, global_rng_state, set_global_rng_state
 from dqn.train.evaluator import Evaluator
-from dqn.train.interrupts import stop_requests
 from dqn.train.metrics import METRIC_FIELDS, MetricsLog
 from dqn.train.plotting import save_training_curves
 from dqn.train.progress import TrainingBar

@@ -61,15 +61,33 @@ def stop_requests(on_signal):
 
 
 @contextlib.contextmanager
+def stops_held():
+    """While inside, Ctrl-C and SIGTERM wait; the first that came is sent again on leaving, to the handler from
+    before. For a few lines a stop must not cut in two, e.g. starting a process and keeping hold of it."""
+    held: list[str] = []
+    with _handled_by(held.append):
+        yield
+    if held:
+        signal.raise_signal(getattr(signal, held[0]))
+
+
+@contextlib.contextmanager
 def interruptible():
     """While inside, Ctrl-C or SIGTERM raises Interrupted where the code is, so that cleanups
     (finally, except) run as for any error; SIGTERM would otherwise end the process without them."""
+    lost_stops: list[str] = []  # signals whose Interrupted a finalizer dropped, until one is raised
+    resending = threading.Lock()  # no signal sent again once leaving has put the handlers from before back
 
     def stop(signal_name: str):
+        lost_stops.clear()
         raise Interrupted(signal_name)
 
+    def send_again(signal_name: str):
+        with resending:
+            if lost_stops:
+                os.kill(os.getpid(), getattr(signal, signal_name))
+
     hook_before = sys.unraisablehook
-    lost_stops: list[tuple[str, threading.Timer]] = []
 
     def send_a_lost_stop_again(unraisable):
         if not isinstance(unraisable.exc_value, Interrupted):
@@ -77,17 +95,19 @@ def interruptible():
             return
         # The signal came while a finalizer (a __del__) ran, where Python drops what is raised. Sent again
         # a moment later from another thread, it is handled once the finalizer has returned.
-        name = unraisable.exc_value.signal_name
-        lost_stops.append((name, threading.Timer(0.01, os.kill, (os.getpid(), getattr(signal, name)))))
-        lost_stops[-1][1].start()
+        lost_stops.append(unraisable.exc_value.signal_name)
+        threading.Timer(0.01, send_again, (unraisable.exc_value.signal_name,)).start()
 
     sys.unraisablehook = send_a_lost_stop_again
     try:
         with _handled_by(stop):
-            yield
-            if lost_stops:  # the work ended before the stop sent again came
-                raise Interrupted(lost_stops[0][0])
+            try:
+                yield
+            finally:
+                with resending:
+                    lost_before_the_end = lost_stops[:]
+                    lost_stops.clear()
+            if lost_before_the_end:  # the work ended before the stop sent again came
+                raise Interrupted(lost_before_the_end[0])
     finally:
-        for _, timer in lost_stops:
-            timer.cancel()
         sys.unraisablehook = hook_before
