@@ -234,14 +234,16 @@ class SignalledWhenCollected:
         sum(range(1000))  # Python code after the kill: the handler runs here, inside the finalizer
 
 
-@pytest.mark.parametrize("work_after", [0.0, 2.0], ids=["the-work-ends-at-once", "the-work-goes-on"])
-def test_a_stop_dropped_inside_a_finalizer_still_stops(work_after, capsys):
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # a dropped stop reaching pytest
+@pytest.mark.parametrize("work_after", [0.0, 5.0], ids=["the-work-ends-at-once", "the-work-goes-on"])
+def test_a_stop_dropped_inside_a_finalizer_still_stops(work_after):
     # how `dqn record` once ran its 30 games to the end after a SIGTERM: an ffmpeg Popen collected at a game's end
+    start = time.perf_counter()
     with pytest.raises(Interrupted, match="SIGTERM"):
         with interruptible():
             SignalledWhenCollected()
             time.sleep(work_after)
-    assert capsys.readouterr().err == ""  # no "Exception ignored in ..." traceback
+    assert time.perf_counter() - start < 2  # sent again at once, not raised when the work ends
 
 
 def test_an_except_exception_does_not_take_a_stop_for_an_error():
@@ -289,8 +291,9 @@ def test_a_stop_while_ffmpeg_starts_leaves_no_video_and_no_ffmpeg(cartpole_run, 
         assert started[-1].returncode == -signal.SIGKILL  # killed by the recording's cleanup, not left writing
         assert list(tmp_path.iterdir()) == []
     finally:
-        started[-1].kill()
-        started[-1].wait()
+        for process in started:
+            process.kill()
+            process.wait()
 
 
 def test_a_full_disk_during_a_recording_is_one_line_and_no_file(cartpole_run, tmp_path, capsys):

@@ -84,7 +84,7 @@ def record_game(agent: PlayingAgent, env, path: Path, seed: int | None = None, t
         frame = _annotate(env.render(), scale, f"score {score:.0f}   step {step}")
         if encoder is None:
             height, width = frame.shape[:2]
-            with stops_held():  # a stop between ffmpeg's start and this line would leave it writing, unknown to us
+            with stops_held():  # a stop between ffmpeg's start and this line would leave it running, unknown to us
                 encoder = Mp4Encoder(partial, width, height, fps)
         encoder.write(frame)
         if on_step is not None:

@@ -25,12 +25,16 @@ class Interrupted(BaseException):
         return 128 + getattr(signal, self.signal_name)
 
 
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()  # the only one that may set signal handlers
+
+
 @contextlib.contextmanager
 def _handled_by(handler):
     """While inside, Ctrl-C and SIGTERM call handler(signal name); yields the function that puts the
     handlers from before back, as leaving does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: None  # signal handlers can only be set from the main thread
+    if not _on_main_thread():
+        yield lambda: None
         return
     previous = {name: signal.getsignal(getattr(signal, name)) for name in STOP_SIGNALS}
 
@@ -38,9 +42,9 @@ def _handled_by(handler):
         for name, handler_before in previous.items():
             signal.signal(getattr(signal, name), handler_before)
 
-    for name in STOP_SIGNALS:
-        signal.signal(getattr(signal, name), lambda signum, frame: handler(signal.Signals(signum).name))
-    try:
+    try:  # a stop raised between the two settings still puts the first back
+        for name in STOP_SIGNALS:
+            signal.signal(getattr(signal, name), lambda signum, frame: handler(signal.Signals(signum).name))
         yield restore
     finally:
         restore()
@@ -62,23 +66,31 @@ def stop_requests(on_signal):
 
 @contextlib.contextmanager
 def stops_held():
-    """While inside, Ctrl-C and SIGTERM wait; the first that came is sent again on leaving, to the handler from
-    before. For a few lines a stop must not cut in two, e.g. starting a process and keeping hold of it."""
+    """While inside, Ctrl-C and SIGTERM wait; the first that came is sent again on leaving, to the handler
+    from before. For a few lines that a stop must not split, e.g. starting a process and keeping its handle."""
     held: list[str] = []
-    with _handled_by(held.append):
-        yield
-    if held:
-        signal.raise_signal(getattr(signal, held[0]))
+    try:
+        with _handled_by(held.append):
+            yield
+    finally:
+        if held:
+            signal.raise_signal(getattr(signal, held[0]))
 
 
 @contextlib.contextmanager
 def interruptible():
     """While inside, Ctrl-C or SIGTERM raises Interrupted where the code is, so that cleanups
     (finally, except) run as for any error; SIGTERM would otherwise end the process without them."""
+    if not _on_main_thread():
+        yield
+        return
     lost_stops: list[str] = []  # signals whose Interrupted a finalizer dropped, until one is raised
-    resending = threading.Lock()  # no signal sent again once leaving has put the handlers from before back
+    resending = threading.Lock()  # taken to send one again, and to leave: nothing is sent once we have left
+    in_hook = False
 
     def stop(signal_name: str):
+        if in_hook:  # raised in the hook, it would be dropped as well; the stop it sends again will do
+            return
         lost_stops.clear()
         raise Interrupted(signal_name)
 
@@ -90,21 +102,27 @@ def interruptible():
     hook_before = sys.unraisablehook
 
     def send_a_lost_stop_again(unraisable):
+        nonlocal in_hook
         if not isinstance(unraisable.exc_value, Interrupted):
             hook_before(unraisable)
             return
         # The signal came while a finalizer (a __del__) ran, where Python drops what is raised. Sent again
         # a moment later from another thread, it is handled once the finalizer has returned.
-        lost_stops.append(unraisable.exc_value.signal_name)
-        threading.Timer(0.01, send_again, (unraisable.exc_value.signal_name,)).start()
+        in_hook = True
+        try:
+            lost_stops.append(unraisable.exc_value.signal_name)
+            threading.Timer(0.01, send_again, (unraisable.exc_value.signal_name,)).start()
+        finally:
+            in_hook = False
 
     sys.unraisablehook = send_a_lost_stop_again
     try:
-        with _handled_by(stop):
+        with _handled_by(stop) as restore:
             try:
                 yield
             finally:
                 with resending:
+                    restore()  # from here no stop is raised, dropped or sent again
                     lost_before_the_end = lost_stops[:]
                     lost_stops.clear()
             if lost_before_the_end:  # the work ended before the stop sent again came
