@@ -3,6 +3,7 @@ user does and read what a run saved (test modules import them: `from conftest im
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # The course's helper modules (utils, replay_buffer, ...) sit at the repo root, beside dqn/.
@@ -23,6 +24,14 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
     assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n"), result.stderr
     for needle in needles:
         assert needle in result.stderr, result.stderr
+
+
+def wait_for(condition, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until condition() holds, while process runs: fails with its output if it ends first or time runs out."""
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
 
 
 def saved_step(run_dir: Path) -> int:

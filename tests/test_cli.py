@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, dqn
+from conftest import assert_one_line_error, dqn, wait_for
 
 from dqn import cli
 from dqn.config import RESUME_OVERRIDES, TrainConfig, preset_config
@@ -209,16 +209,13 @@ def test_bad_evaluate_input(tmp_path, run_dir):
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_interrupted_training_saves_a_checkpoint(tmp_path, sig):
     import signal
-    import time
 
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "dqn", "train", "--preset", "cartpole", "--out", str(out),
                                 "--total-steps", "1000000", "--stop-score", "1e9", "--log-freq-steps", "100"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (out / "metrics.csv").is_file() or (out / "metrics.csv").read_text().count("\n") < 3:
-        assert time.time() < deadline and process.poll() is None
-        time.sleep(0.2)
+    metrics = out / "metrics.csv"
+    wait_for(lambda: metrics.is_file() and metrics.read_text().count("\n") >= 3, process)
     process.send_signal(getattr(signal, sig))
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import psutil
 import pytest
+from conftest import wait_for
 
 ray = pytest.importorskip("ray")
 
@@ -197,10 +198,8 @@ def test_a_run_stopped_by_sigint_resumes_and_finishes_its_steps(tmp_path):
                               "--stop-score", "1e9", "--save-replay", "--out", str(run), "--quiet"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                              env={**os.environ, "RAY_ADDRESS": "127.0.0.1:1"})
-    deadline = time.perf_counter() + 120
-    while not (run / "metrics.csv").is_file() or len((run / "metrics.csv").read_text().splitlines()) < 2:
-        assert time.perf_counter() < deadline and first.poll() is None, first.communicate()
-        time.sleep(0.5)
+    metrics = run / "metrics.csv"
+    wait_for(lambda: metrics.is_file() and len(metrics.read_text().splitlines()) >= 2, first)
     started = psutil.Process(first.pid).children(recursive=True)  # Ray's processes among them
     assert started
     os.killpg(first.pid, signal.SIGINT)  # after its first metrics row, at agent step 1000 or later

@@ -15,7 +15,7 @@ import time
 
 import imageio_ffmpeg
 import pytest
-from conftest import dqn, saved_step
+from conftest import dqn, saved_step, wait_for
 
 from dqn import cli
 from dqn.config import preset_config
@@ -130,13 +130,6 @@ def test_a_file_size_limit_stops_the_replay_write_of_a_real_process(tmp_path):
         f"dqn: error: cannot write {run / 'replay_000000500.npz'}: File too large; free space, then go on "
         f"from its checkpoint of agent step 0 with: dqn train --resume {run}")
     assert saved_step(run) == 0 and leftovers(run) == [] and not list(run.glob("replay_*"))
-
-
-def wait_for(condition, process, timeout=120):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline and process.poll() is None, process.communicate()
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("removed", ["tb", "."])
