@@ -23,14 +23,19 @@ if typing.TYPE_CHECKING:
     from dqn.contracts import PlayingAgent, SeedableAgent
 
 
+def config_with(config: TrainConfig, settings: dict, named: str) -> TrainConfig:
+    """config with env settings (an evaluation's); UserError, naming them as `named`, if config's env family
+    has no such settings."""
+    misfit = settings_misfit(config.env_id, settings)
+    if misfit:
+        raise UserError(f"{named} {misfit}")
+    # replace() checks the config anew: only for a config that changes
+    return dataclasses.replace(config, **settings) if settings else config
+
+
 def protocol_config(config: TrainConfig, name: str) -> TrainConfig:
     """config with the env settings of protocol `name`; UserError if config's env family has no such settings."""
-    protocol = PROTOCOLS[name]
-    misfit = settings_misfit(config.env_id, protocol.settings)
-    if misfit:
-        raise UserError(f"the {name} protocol {misfit}")
-    # replace() checks the config anew: only for a config that changes
-    return dataclasses.replace(config, **protocol.settings) if protocol.settings else config
+    return config_with(config, PROTOCOLS[name].settings, f"the {name} protocol")
 
 
 def protocol_env(config: TrainConfig, name: str, render_mode: str | None = None) -> gym.Env:
@@ -60,10 +65,7 @@ def play_by_protocol(env, agent: SeedableAgent, protocol: Protocol, n_games: int
 def homework_config(config: TrainConfig) -> TrainConfig:
     """config with the settings of the course's final score; UserError if config's env family has none (it
     scores Atari lives)."""
-    misfit = settings_misfit(config.env_id, HOMEWORK_SETTINGS)
-    if misfit:
-        raise UserError(f"the course's final score (--homework) {misfit}")
-    return dataclasses.replace(config, **HOMEWORK_SETTINGS)
+    return config_with(config, HOMEWORK_SETTINGS, "the course's final score (--homework)")
 
 
 def homework_final_score(agent: PlayingAgent, config: TrainConfig, seed: int = HOMEWORK_SEED, on_step=None,
